@@ -1,0 +1,56 @@
+# recsys_nb — one command per job; each bootstraps .venv when it is missing or pyproject.toml changed.
+#   make run    execute every notebook headless (papermill) -> build/notebooks, HTML -> build/reports
+#   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs)
+#   make lab    JupyterLab on notebooks/ with the venv's kernel
+#   make bench  speed benchmarks: ours vs baselines, side by side
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+
+# The venv's python/jupyter/chroma come first, so kernels started by papermill and nbval use it.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export ANONYMIZED_TELEMETRY := False
+export MPLBACKEND := Agg
+
+.PHONY: run test lab bench lint clean-notebooks env
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+env: $(STAMP)
+
+run: $(STAMP)
+	mkdir -p build/notebooks build/reports
+	@set -e; for nb in $(NOTEBOOKS); do \
+	  name=$$(basename $$nb); \
+	  echo "== $$name"; \
+	  $(BIN)/papermill --no-progress-bar --kernel python3 --cwd notebooks $$nb build/notebooks/$$name; \
+	  $(BIN)/jupyter nbconvert --to html --log-level WARN --output-dir build/reports build/notebooks/$$name; \
+	done
+	@echo
+	@echo "Executed notebooks: $(CURDIR)/build/notebooks/"
+	@echo "HTML reports:       $(CURDIR)/build/reports/"
+
+lint: $(STAMP)
+	$(BIN)/ruff check recsys_nb tests benchmarks
+	$(BIN)/python -m recsys_nb.nbclean --check $(NOTEBOOKS)
+
+test: lint
+	$(BIN)/pytest tests --nbval-lax notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+# Strip outputs and noisy metadata from the notebooks before committing.
+clean-notebooks: $(STAMP)
+	$(BIN)/python -m recsys_nb.nbclean $(NOTEBOOKS)

@@ -1,0 +1,309 @@
+"""ChromaDB storage for item embeddings: one client factory, one items collection per model.
+
+Where the vectors live:
+
+- embedded ``chromadb.PersistentClient`` under ``data/chroma`` by default (``path=`` overrides;
+  so does the ``RECSYS_NB_DATA`` environment variable for the whole ``data`` folder);
+- a Chroma server (``chroma run --path DIR --port 8000``, or any deployment) when the
+  ``CHROMA_HOST`` environment variable is set (``CHROMA_PORT`` defaults to 8000). Use a server
+  whenever more than one process writes: two processes writing one PersistentClient path corrupt
+  its index silently (see NOTES in the README).
+
+Each embedding model gets its own items collection (``videos__<model id>``) in cosine space, because
+vectors of different models (and dimensions) must never be compared. The collection records the
+model id and dimension in its metadata, and opening it with another model is an error naming both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ITEMS_PREFIX = "videos"
+DEFAULT_HNSW = {"space": "cosine", "ef_search": 200, "ef_construction": 200}
+
+
+class StoreMismatchError(ValueError):
+    """A collection was opened with a model (or dimension) other than the one it was built with."""
+
+
+def data_dir() -> Path:
+    """The folder for stores and caches: ``$RECSYS_NB_DATA``, else the repository's ``data/``.
+
+    Outside a source checkout (a wheel install) it falls back to ``~/.cache/recsys_nb``.
+    """
+    env = os.environ.get("RECSYS_NB_DATA")
+    if env:
+        return Path(env).expanduser()
+    repo_data = Path(__file__).resolve().parents[1] / "data"
+    if (repo_data.parent / "pyproject.toml").exists():
+        return repo_data
+    return Path.home() / ".cache" / "recsys_nb"
+
+
+def default_store_path() -> Path:
+    """Where the embedded Chroma store lives unless told otherwise: ``data_dir() / "chroma"``."""
+    return data_dir() / "chroma"
+
+
+def server_address() -> tuple[str, int] | None:
+    """``(host, port)`` from ``CHROMA_HOST`` / ``CHROMA_PORT``, or None for embedded mode."""
+    host = os.environ.get("CHROMA_HOST", "").strip()
+    if not host:
+        return None
+    port_text = os.environ.get("CHROMA_PORT", "8000").strip()
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(
+            f"CHROMA_PORT={port_text!r} is not a port number; set it to e.g. 8000 or unset it"
+        ) from None
+    return host, port
+
+
+def get_client(path: str | Path | None = None) -> Any:
+    """Open the Chroma client: an ``HttpClient`` if ``CHROMA_HOST`` is set, else a PersistentClient.
+
+    Args:
+        path: folder of the embedded store (server mode: unused). Default ``default_store_path()``.
+
+    Returns:
+        A ``chromadb`` client (``ClientAPI``). Telemetry is off: the package runs offline.
+    """
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    address = server_address()
+    if address is not None:
+        host, port = address
+        try:
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
+        except Exception as exc:  # connection refused, DNS, ...: say which server and what to do
+            raise ConnectionError(
+                f"cannot reach the Chroma server at {host}:{port} (CHROMA_HOST/CHROMA_PORT): "
+                f"{exc}. "
+                f"Start one with `chroma run --path data/chroma-server --port {port}` "
+                "or unset CHROMA_HOST to use the embedded store."
+            ) from exc
+    store_path = Path(path) if path is not None else default_store_path()
+    store_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(store_path), settings=settings)
+
+
+def collection_name(prefix: str, model_id: str) -> str:
+    """A valid Chroma collection name for a model: ``<prefix>__<model id with safe characters>``."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_id).strip("-._")
+    name = f"{prefix}__{slug}"
+    if not slug or len(name) > 512:
+        raise ValueError(f"model id {model_id!r} cannot make a collection name; use [A-Za-z0-9._-]")
+    return name
+
+
+def open_collection(client: Any, prefix: str, model_id: str, dim: int, kind: str) -> Any:
+    """Get or create the cosine collection for ``model_id``, refusing one built by another model.
+
+    Raises:
+        StoreMismatchError: the existing collection records another model id or dimension.
+    """
+    if int(dim) < 1:
+        raise ValueError(f"dim={dim} must be a positive vector dimension")
+    name = collection_name(prefix, model_id)
+    collection = client.get_or_create_collection(
+        name,
+        metadata={"model_id": model_id, "dim": int(dim), "kind": kind},
+        configuration={"hnsw": dict(DEFAULT_HNSW)},
+        embedding_function=None,  # we always pass vectors; Chroma's default would go online
+    )
+    meta = collection.metadata or {}
+    if meta.get("model_id") != model_id or int(meta.get("dim", -1)) != int(dim):
+        raise StoreMismatchError(
+            f"collection {name!r} holds vectors of model {meta.get('model_id')!r} "
+            f"(dim {meta.get('dim')}) but was opened for model {model_id!r} (dim {dim}); "
+            "use the same embedding model, or another store path"
+        )
+    return collection
+
+
+def check_matrix(vectors: np.ndarray, n_rows: int, dim: int, what: str) -> np.ndarray:
+    """Validate a batch of vectors before anything is written: shape, finite, non-zero rows.
+
+    Returns the batch as float32. Raises ValueError naming the bad row or both dimensions.
+    """
+    arr = np.asarray(vectors)
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (n, {dim}); got shape {arr.shape}")
+    if arr.shape[1] != dim:
+        raise ValueError(
+            f"{what} have dimension {arr.shape[1]} but the collection holds dimension {dim}: "
+            "embed with the same model the collection was built with"
+        )
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{arr.shape[0]} {what} for {n_rows} ids: pass one vector per id")
+    arr = arr.astype(np.float32, copy=False)
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{what} row {bad} has NaN or infinite values; nothing was written")
+    norms = np.linalg.norm(arr, axis=1)
+    if (norms < 1e-6).any():
+        bad = int(np.flatnonzero(norms < 1e-6)[0])
+        raise ValueError(f"{what} row {bad} is a zero vector; nothing was written")
+    return arr
+
+
+def _item_metadata(row: pd.Series) -> dict[str, Any]:
+    """Chroma metadata for one item: scalars only, missing values left out (Chroma drops None)."""
+    meta: dict[str, Any] = {"item_id": int(row["item_id"]), "title": str(row.get("title", ""))}
+    year = row.get("year")
+    if year is not None and not pd.isna(year):
+        meta["year"] = int(year)
+    genres = row.get("genres")
+    if isinstance(genres, list | tuple | np.ndarray) and len(genres):
+        meta["genres"] = "|".join(str(g) for g in genres)
+    return meta
+
+
+class ItemStore:
+    """The items collection of one embedding model: add, look up, find neighbours, search by text.
+
+    Args:
+        client: a Chroma client (``get_client()``).
+        model_id: id of the embedding model whose vectors this collection holds.
+        dim: vector dimension of that model.
+        text_model: optional callable ``texts -> (n, dim)`` used by :meth:`search`; it must have the
+            same ``id`` as ``model_id`` when it has one.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        model_id: str,
+        dim: int,
+        text_model: Callable[[Sequence[str]], np.ndarray] | None = None,
+    ) -> None:
+        text_id = getattr(text_model, "id", model_id) if text_model is not None else model_id
+        if text_id != model_id:
+            raise StoreMismatchError(
+                f"text model {text_id!r} cannot query items embedded by {model_id!r}; "
+                "pass the model that embedded the items"
+            )
+        self.client = client
+        self.model_id = model_id
+        self.dim = int(dim)
+        self.text_model = text_model
+        self.collection = open_collection(client, ITEMS_PREFIX, model_id, self.dim, "items")
+
+    def __repr__(self) -> str:
+        return f"ItemStore({self.collection.name!r}, model={self.model_id!r}, items={self.count()})"
+
+    def count(self) -> int:
+        """Number of items stored."""
+        return int(self.collection.count())
+
+    def add_items(self, items: pd.DataFrame, vectors: np.ndarray) -> int:
+        """Upsert items with their vectors (ids = item ids, documents = text, metadata = title...).
+
+        Everything is validated before the first write, so bad input writes nothing. Writes go in
+        batches of the client's maximum batch size. Returns the number of items written.
+        """
+        missing = [c for c in ("item_id", "title") if c not in items.columns]
+        if missing:
+            raise ValueError(f"items frame lacks columns {missing}; it needs item_id and title")
+        if items["item_id"].duplicated().any():
+            dup = items.loc[items["item_id"].duplicated(), "item_id"].head(3).tolist()
+            raise ValueError(f"duplicate item ids {dup}: each item must appear once")
+        arr = check_matrix(vectors, len(items), self.dim, "item vectors")
+        ids = [str(int(i)) for i in items["item_id"]]
+        docs = [str(t) for t in items["text"]] if "text" in items.columns else None
+        metas = [_item_metadata(row) for _, row in items.iterrows()]
+        batch = int(self.client.get_max_batch_size())
+        for start in range(0, len(ids), batch):
+            end = start + batch
+            self.collection.upsert(
+                ids=ids[start:end],
+                embeddings=arr[start:end],
+                metadatas=metas[start:end],
+                documents=docs[start:end] if docs is not None else None,
+            )
+        return len(ids)
+
+    def get_vectors(self, item_ids: Sequence[int]) -> np.ndarray:
+        """Vectors of ``item_ids`` as float32 (n, dim), in the order asked.
+
+        Chroma returns rows in insertion order and drops unknown ids; this re-aligns by id and
+        raises KeyError naming the unknown ones.
+        """
+        wanted = [str(int(i)) for i in item_ids]
+        if not wanted:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        got = self.collection.get(ids=list(dict.fromkeys(wanted)), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        unknown = [i for i in wanted if i not in by_id]
+        if unknown:
+            raise KeyError(
+                f"unknown item id(s) {unknown[:5]} (of {len(unknown)}) in collection "
+                f"{self.collection.name!r}; use ids from the dataset's items"
+            )
+        return np.asarray([by_id[i] for i in wanted], dtype=np.float32)
+
+    def query(
+        self, vector: np.ndarray, n: int = 10, exclude: Sequence[int] = ()
+    ) -> pd.DataFrame:
+        """Cosine top-``n`` items for a query vector, skipping ``exclude``; best first.
+
+        Exclusion over-fetches ``n + len(exclude)`` and filters in Python: a ``$nin`` filter costs
+        ~20 ms in Chroma whatever its size, over-fetching costs about nothing at these sizes.
+        """
+        if n < 1:
+            raise ValueError(f"n={n} must be at least 1")
+        vec = check_matrix(np.asarray(vector).reshape(1, -1), 1, self.dim, "query vector")
+        excluded = {int(i) for i in exclude}
+        total = self.count()
+        fetch = min(total, n + len(excluded))
+        if fetch == 0:
+            return _frame([], [], [])
+        res = self.collection.query(
+            query_embeddings=vec, n_results=fetch, include=["metadatas", "distances"]
+        )
+        ids, metas, dists = res["ids"][0], res["metadatas"][0], res["distances"][0]
+        keep = [k for k, i in enumerate(ids) if int(i) not in excluded][:n]
+        return _frame(
+            [int(ids[k]) for k in keep], [metas[k] for k in keep], [1.0 - dists[k] for k in keep]
+        )
+
+    def similar_items(self, item_id: int, n: int = 10) -> pd.DataFrame:
+        """The ``n`` items most similar to ``item_id`` (itself excluded), with cosine similarity."""
+        vector = self.get_vectors([item_id])[0]
+        return self.query(vector, n=n, exclude=[item_id])
+
+    def search(self, text: str, n: int = 10) -> pd.DataFrame:
+        """Free-text search: embed ``text`` with the store's text model and return the top ``n``."""
+        if not isinstance(text, str):
+            raise TypeError(f"search text must be a str, got {type(text).__name__}")
+        if self.text_model is None:
+            raise ValueError(
+                f"items of model {self.model_id!r} have no text model (e.g. collaborative "
+                "embeddings): search by text needs a text embedding such as MiniLM"
+            )
+        vector = np.asarray(self.text_model([text]))[0]
+        return self.query(vector, n=n)
+
+
+def _frame(ids: list[int], metas: list[dict], scores: list[float]) -> pd.DataFrame:
+    """Tidy result frame: item_id, title, year, genres, similarity (cosine, best first)."""
+    return pd.DataFrame(
+        {
+            "item_id": pd.Series(ids, dtype="int64"),
+            "title": pd.Series([m.get("title", "") for m in metas], dtype="object"),
+            "year": pd.array([m.get("year") for m in metas], dtype="Int64"),
+            "genres": pd.Series([m.get("genres", "") for m in metas], dtype="object"),
+            "similarity": pd.Series(scores, dtype="float64"),
+        }
+    )

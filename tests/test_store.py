@@ -1,0 +1,196 @@
+"""Items store: embedded and server mode, alignment, exclusion, model mismatch, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_nb import store
+from recsys_nb.store import ItemStore, StoreMismatchError, get_client
+
+DIM = 16
+
+
+def make_items(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(100, 100 + n, dtype=np.int64),
+            "title": [f"Movie {i}" for i in range(n)],
+            "year": pd.array([1990 + i % 20 if i % 7 else None for i in range(n)], dtype="Int64"),
+            "genres": [["Drama", "Comedy"][: 1 + i % 2] for i in range(n)],
+            "text": [f"Movie {i}: Drama" for i in range(n)],
+        }
+    )
+    vecs = rng.normal(size=(n, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return items, vecs
+
+
+@pytest.fixture
+def filled(tmp_path):
+    rng = np.random.default_rng(0)
+    items, vecs = make_items(300, rng)
+    client = get_client(tmp_path / "chroma")
+    s = ItemStore(client, "test-model", DIM)
+    s.add_items(items, vecs)
+    return s, items, vecs
+
+
+def exact_top(vecs: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
+    return np.argsort(-(vecs @ q), kind="stable")[:n]
+
+
+def test_default_path_is_under_data_dir(tmp_path):
+    assert store.default_store_path() == tmp_path / "data" / "chroma"
+    client = get_client()
+    assert (tmp_path / "data" / "chroma").is_dir()
+    assert client.heartbeat() > 0
+
+
+def test_add_and_get_vectors_realigns_by_id(filled):
+    s, items, vecs = filled
+    assert s.count() == 300
+    asked = [150, 100, 399, 150]
+    got = s.get_vectors(asked)
+    np.testing.assert_allclose(got, vecs[[50, 0, 299, 50]], atol=1e-6)
+
+
+def test_unknown_item_id_is_a_keyerror_naming_it(filled):
+    s, _, _ = filled
+    with pytest.raises(KeyError, match="99999"):
+        s.get_vectors([100, 99999])
+
+
+def test_similar_items_match_exact_cosine_and_exclude_self(filled):
+    s, items, vecs = filled
+    res = s.similar_items(100, n=10)
+    assert list(res.columns) == ["item_id", "title", "year", "genres", "similarity"]
+    assert 100 not in set(res["item_id"])
+    expected = items["item_id"].to_numpy()[exact_top(vecs, vecs[0], 11)[1:]]
+    assert len(set(res["item_id"]) & set(expected)) >= 9  # HNSW is approximate
+    assert res["similarity"].is_monotonic_decreasing
+    np.testing.assert_allclose(
+        res["similarity"].iloc[0], float(vecs[0] @ vecs[res["item_id"].iloc[0] - 100]), atol=1e-4
+    )
+
+
+def test_query_excludes_and_returns_n(filled):
+    s, items, vecs = filled
+    first = s.query(vecs[5], n=20)
+    excluded = first["item_id"].head(10).tolist()
+    second = s.query(vecs[5], n=10, exclude=excluded)
+    assert len(second) == 10
+    assert not set(second["item_id"]) & set(excluded)
+    assert second["item_id"].tolist() == first["item_id"].iloc[10:20].tolist()
+
+
+def test_query_n_larger_than_catalog_returns_all(filled):
+    s, _, vecs = filled
+    assert len(s.query(vecs[0], n=10_000)) == 300
+
+
+def test_metadata_roundtrip(filled):
+    s, items, _ = filled
+    res = s.query(s.get_vectors([106])[0], n=1)
+    assert res["item_id"].iloc[0] == 106
+    assert res["title"].iloc[0] == "Movie 6"
+    assert res["genres"].iloc[0] == "Drama"
+    first_no_year = s.query(s.get_vectors([107])[0], n=1)
+    assert pd.isna(first_no_year["year"].iloc[0])  # i=7 had no year
+
+
+def test_model_mismatch_names_both(filled, tmp_path):
+    s, _, _ = filled
+    client = s.client
+    other = ItemStore(client, "other-model", DIM)  # a different model gets its own collection
+    assert other.count() == 0
+    # The same collection name opened with another dimension is refused, naming both.
+    with pytest.raises(StoreMismatchError, match=r"test-model.*dim 16.*dim 32"):
+        ItemStore(client, "test-model", 32)
+
+
+def test_wrong_dimension_vectors_write_nothing(filled):
+    s, items, _ = filled
+    new_items = items.assign(item_id=items["item_id"] + 1000).head(5)
+    with pytest.raises(ValueError, match="dimension 8 but the collection holds dimension 16"):
+        s.add_items(new_items, np.ones((5, 8), dtype=np.float32))
+    assert s.count() == 300
+
+
+def test_nan_or_zero_rows_write_nothing(filled):
+    s, items, vecs = filled
+    new_items = items.assign(item_id=items["item_id"] + 1000).head(5)
+    bad = vecs[:5].copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="row 3 has NaN"):
+        s.add_items(new_items, bad)
+    bad = vecs[:5].copy()
+    bad[4] = 0
+    with pytest.raises(ValueError, match="row 4 is a zero vector"):
+        s.add_items(new_items, bad)
+    assert s.count() == 300
+
+
+def test_search_needs_text_model(filled):
+    s, _, _ = filled
+    with pytest.raises(ValueError, match="no text model"):
+        s.search("space opera")
+    with pytest.raises(TypeError):
+        s.search(42)  # type: ignore[arg-type]
+
+
+def test_text_model_must_match_collection_model(tmp_path):
+    class Model:
+        id = "a"
+        dim = DIM
+
+    with pytest.raises(StoreMismatchError, match="'a'.*'b'"):
+        ItemStore(get_client(tmp_path / "c"), "b", DIM, text_model=Model())
+
+
+def test_large_batches_are_split(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    items, vecs = make_items(130, rng)
+    client = get_client(tmp_path / "chroma")
+    monkeypatch.setattr(client, "get_max_batch_size", lambda: 50)
+    s = ItemStore(client, "m", DIM)
+    assert s.add_items(items, vecs) == 130
+    assert s.count() == 130
+
+
+def test_reopen_in_new_client_keeps_items(filled, tmp_path):
+    s, _, vecs = filled
+    again = ItemStore(get_client(tmp_path / "chroma"), "test-model", DIM)
+    assert again.count() == 300
+    np.testing.assert_allclose(again.get_vectors([100])[0], vecs[0], atol=1e-6)
+
+
+def test_bad_port_env_is_explained(monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", "eighty")
+    with pytest.raises(ValueError, match="CHROMA_PORT='eighty'"):
+        get_client()
+
+
+@pytest.mark.server
+def test_server_mode_same_behaviour(server_env):
+    client = get_client()
+    assert type(client).__name__ != "PersistentClient"
+    rng = np.random.default_rng(2)
+    items, vecs = make_items(200, rng)
+    s = ItemStore(client, "server-model", DIM)
+    assert s.add_items(items, vecs) == 200
+    assert s.count() == 200
+    res = s.similar_items(110, n=5)
+    assert len(res) == 5 and 110 not in set(res["item_id"])
+    np.testing.assert_allclose(s.get_vectors([199, 100]), vecs[[99, 0]], atol=1e-6)
+    with pytest.raises(StoreMismatchError):
+        ItemStore(client, "server-model", DIM + 1)
+
+
+def test_unreachable_server_is_explained(monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", "1")
+    with pytest.raises(ConnectionError, match="127.0.0.1:1"):
+        get_client()
