@@ -1,0 +1,594 @@
+"""recsys_nb.vectors: the seed's math, its edge cases, and batch == one-by-one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from recsys_nb import vectors as V
+from recsys_nb.vectors import DegenerateVectorError, OvershootError
+
+SETTINGS = settings(deadline=None, max_examples=60)
+
+finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False, width=32)
+
+
+@st.composite
+def vector_pairs(draw, max_dim: int = 12):
+    """Two vectors of one dimension, each with a usable direction (norm >= 1e-2)."""
+    d = draw(st.integers(1, max_dim))
+    a = draw(hnp.arrays(np.float32, d, elements=finite))
+    b = draw(hnp.arrays(np.float32, d, elements=finite))
+    assume(np.linalg.norm(a) > 1e-2 and np.linalg.norm(b) > 1e-2)
+    return a, b
+
+
+@st.composite
+def histories(draw, max_len: int = 20):
+    """A start (or None), items, ops and params for a replay, in low dimension."""
+    d = draw(st.integers(2, 6))
+    m = draw(st.integers(0, max_len))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    items = rng.normal(size=(m, d)).astype(np.float32)
+    # reuse a few items so that subtracting "the same direction" (overshoot) happens sometimes
+    if m > 3 and draw(st.booleans()):
+        items[rng.integers(0, m, m // 2)] = items[0]
+    ops = rng.choice(np.array(["ema", "subtract"]), size=m, p=[0.6, 0.4])
+    alphas = rng.choice([1e-6, 0.1, 0.3, 0.5, 1.0], size=m)
+    factors = rng.choice([0.0, 0.2, 0.5, 1.0, 1.5], size=m)
+    params = np.where(ops == "ema", alphas, factors)
+    start = None if draw(st.booleans()) else rng.normal(size=d).astype(np.float32)
+    if start is not None and m and draw(st.booleans()):
+        start = items[0].copy()  # start == first item: subtract factor 1 overshoots
+    return start, items, ops, params
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v)
+
+
+def loop_reference(start, items, ops, params, cold_subtract="negate"):
+    """The one-by-one path the Recommender takes: apply_event, skipping cancellations."""
+    v = None if start is None else V.normalize(start)  # a stored profile is unit float32
+    skipped = 0
+    for e, op, p in zip(items, ops, params, strict=True):
+        try:
+            v = V.apply_event(v, e, str(op), float(p), cold_subtract=cold_subtract)
+        except DegenerateVectorError:
+            skipped += 1
+    return v, skipped
+
+
+def manual_loop(start, items, ops, params, cold_subtract="negate"):
+    """The same history written with the textbook formulas in float64 (no package code)."""
+    v = None if start is None else unit(start)
+    for e, op, p in zip(items, ops, params, strict=True):
+        e = unit(e)
+        if v is None:
+            if op == "ema":
+                v = e
+            elif p > 0 and cold_subtract == "negate":
+                v = -e
+            continue
+        new = (1 - p) * v + p * e if op == "ema" else v - p * e
+        n = np.linalg.norm(new)
+        if n <= V.EPS * ((1 - p) + p if op == "ema" else 1 + p):
+            continue
+        v = new / n
+    return v
+
+
+# ---------------------------------------------------------------- normalize / validate
+
+
+def test_normalize_vector_and_batch_are_unit_float32():
+    v = V.normalize([3.0, 4.0])
+    assert v.dtype == np.float32
+    np.testing.assert_allclose(v, [0.6, 0.8], rtol=1e-7)
+    batch = V.normalize(np.array([[3.0, 4.0], [0.0, -2.0]]))
+    np.testing.assert_allclose(batch, [[0.6, 0.8], [0.0, -1.0]], rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.zeros(4), "norm 0"),
+        (np.array([1.0, np.nan, 0.0]), "non-finite value \\(nan\\) at position 1"),
+        (np.array([np.inf, 1.0]), "non-finite"),
+        (np.full(3, 1e-9), "norm 1.73e-09 \\(<= EPS=1e-06\\)"),
+    ],
+)
+def test_normalize_rejects_degenerate_vectors(bad, match):
+    with pytest.raises(DegenerateVectorError, match=match):
+        V.normalize(bad)
+
+
+def test_normalize_batch_names_the_bad_row():
+    batch = np.ones((4, 3))
+    batch[2] = 0.0
+    with pytest.raises(DegenerateVectorError, match="row 2 has norm 0"):
+        V.normalize(batch)
+    batch[2] = np.nan
+    batch[3] = np.nan
+    with pytest.raises(DegenerateVectorError, match="row 2 has NaN.*2 bad rows"):
+        V.normalize(batch)
+
+
+def test_normalize_rejects_3d():
+    with pytest.raises(ValueError, match="got shape \\(2, 2, 2\\)"):
+        V.normalize(np.ones((2, 2, 2)))
+
+
+def test_degenerate_error_is_a_value_error():
+    assert issubclass(DegenerateVectorError, ValueError)
+    assert issubclass(OvershootError, DegenerateVectorError)
+
+
+def test_validate_vector_names_both_dimensions():
+    with pytest.raises(ValueError) as info:
+        V.validate_vector(
+            np.ones(64), dim=384, name="item vector", other="the interest vector"
+        )
+    msg = str(info.value)
+    assert "item vector has dimension 64 but the interest vector has 384" in msg
+    assert "same embedding model" in msg
+    with pytest.raises(ValueError, match="1-D"):
+        V.validate_vector(np.ones((2, 3)))
+    out = V.validate_vector([1, 2, 3])
+    assert out.dtype.kind == "f"
+
+
+def test_ema_update_dimension_mismatch_names_both():
+    expected = "item vector has dimension 64 but the interest vector has 384"
+    with pytest.raises(ValueError, match=expected):
+        V.ema_update(np.ones(384), np.ones(64), 0.3)
+
+
+# ---------------------------------------------------------------- EMA
+
+
+@SETTINGS
+@given(vector_pairs(), st.floats(1e-6, 1.0))
+def test_ema_update_is_unit_finite_and_matches_the_formula(pair, alpha):
+    v, e = pair
+    assume(np.dot(unit(v), unit(e)) > -0.999)  # avoid the (tested separately) cancellation
+    out = V.ema_update(v, e, alpha)
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+    assert abs(np.linalg.norm(out.astype(np.float64)) - 1) < 1e-6
+    expected = unit((1 - alpha) * unit(v) + alpha * unit(e))
+    np.testing.assert_allclose(out, expected, atol=2e-6)
+
+
+@SETTINGS
+@given(vector_pairs())
+def test_alpha_one_returns_the_normalized_item(pair):
+    v, e = pair
+    np.testing.assert_allclose(V.ema_update(v, e, 1.0), unit(e), atol=1e-7)
+
+
+@SETTINGS
+@given(vector_pairs())
+def test_tiny_alpha_barely_moves_the_interest(pair):
+    v, e = pair
+    out = V.ema_update(v, e, 1e-6)
+    # the move is at most ~2 * alpha (plus float32 rounding of the output)
+    assert np.linalg.norm(out - unit(v)) <= 2e-6 + 1e-6
+
+
+def test_ema_update_moves_towards_the_item():
+    v, e = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    out = V.ema_update(v, e, 0.3)
+    np.testing.assert_allclose(out, unit([0.7, 0.3]), rtol=1e-7)
+    assert np.dot(out, e) > np.dot(v, e)
+
+
+@pytest.mark.parametrize("alpha", [0.0, -0.1, 1.5, float("nan"), float("inf")])
+def test_bad_alpha_message_names_the_value(alpha):
+    with pytest.raises(ValueError, match=f"alpha={alpha!r}.*outside \\(0, 1\\].*0.3"):
+        V.ema_update(np.ones(3), np.ones(3), alpha)
+
+
+def test_ema_cancellation_is_a_degenerate_vector_error():
+    v = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(DegenerateVectorError, match="alpha=0.5 cancelled") as info:
+        V.ema_update(v, -v, 0.5)
+    assert not isinstance(info.value, OvershootError)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.integers(1, 9), st.booleans())
+def test_ema_update_batch_equals_the_loop(seed, n, d, per_row_alpha):
+    rng = np.random.default_rng(seed)
+    vs = rng.normal(size=(n, d)).astype(np.float32)
+    es = rng.normal(size=(n, d))
+    alpha = rng.uniform(0.01, 1.0, n) if per_row_alpha else 0.25
+    out = V.ema_update_batch(vs, es, alpha)
+    alphas = np.broadcast_to(alpha, (n,))
+    loop = np.stack([V.ema_update(v, e, a) for v, e, a in zip(vs, es, alphas, strict=True)])
+    np.testing.assert_array_equal(out, loop)
+
+
+def test_ema_update_batch_errors_name_rows():
+    vs = np.ones((3, 2))
+    es = np.ones((3, 2))
+    es[1] = -1.0
+    with pytest.raises(DegenerateVectorError, match="row 1"):
+        V.ema_update_batch(vs, es, 0.5)
+    with pytest.raises(ValueError, match="3 interest vectors but 2 item vectors"):
+        V.ema_update_batch(vs, es[:2], 0.5)
+    with pytest.raises(ValueError, match="alpha=2.0"):
+        V.ema_update_batch(vs, np.ones((3, 2)), [0.1, 2.0, 0.3])
+
+
+# ---------------------------------------------------------------- subtraction
+
+
+@SETTINGS
+@given(vector_pairs())
+def test_factor_zero_is_a_no_op(pair):
+    v, e = pair
+    np.testing.assert_allclose(V.subtract(v, e, 0.0), V.normalize(v), atol=1e-7)
+
+
+@SETTINGS
+@given(vector_pairs(), st.floats(0.01, 0.5))
+def test_subtract_moves_away_from_the_item(pair, factor):
+    v, e = pair
+    out = V.subtract(v, e, factor)
+    assert abs(np.linalg.norm(out.astype(np.float64)) - 1) < 1e-6
+    np.testing.assert_allclose(out, unit(unit(v) - factor * unit(e)), atol=2e-6)
+    assert np.dot(out, unit(e)) <= np.dot(unit(v), unit(e)) + 1e-6
+
+
+def test_overshoot_raises_with_attributes_and_the_fix():
+    v = np.array([0.2, -0.5, 0.8])
+    with pytest.raises(OvershootError) as info:
+        V.subtract(v, v, 1.0)
+    err = info.value
+    assert err.factor == 1.0
+    assert err.norm < 1e-6
+    assert err.cosine == pytest.approx(1.0)
+    assert err.row is None
+    assert "smaller factor" in str(err) and "factor=1" in str(err)
+    # a smaller factor never cancels a unit vector: |v - f e| >= 1 - f
+    np.testing.assert_allclose(V.subtract(v, v, 0.5), unit(v), atol=1e-7)
+    # a factor above 1 flips the vector (allowed, it is not a cancellation)
+    np.testing.assert_allclose(V.subtract(v, v, 2.0), -unit(v), atol=1e-7)
+
+
+@pytest.mark.parametrize("factor", [-0.5, float("nan"), float("inf")])
+def test_bad_factor_message_names_the_value(factor):
+    with pytest.raises(ValueError, match=f"factor={factor!r}.*>= 0"):
+        V.subtract(np.ones(3), np.ones(3), factor)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.integers(1, 9))
+def test_subtract_batch_equals_the_loop(seed, n, d):
+    rng = np.random.default_rng(seed)
+    vs = rng.normal(size=(n, d)).astype(np.float32)
+    es = rng.normal(size=(n, d))
+    f = rng.uniform(0.0, 0.9, n)
+    out = V.subtract_batch(vs, es, f)
+    loop = np.stack([V.subtract(v, e, x) for v, e, x in zip(vs, es, f, strict=True)])
+    np.testing.assert_array_equal(out, loop)
+
+
+def test_subtract_batch_overshoot_names_the_row():
+    vs = np.eye(3)
+    es = np.eye(3)
+    es[0] = [0.0, 0.0, 1.0]  # row 0 is fine, rows 1 and 2 cancel
+    with pytest.raises(OvershootError) as info:
+        V.subtract_batch(vs, es, 1.0)
+    assert info.value.row == 1
+    assert "(row 1)" in str(info.value)
+
+
+# ---------------------------------------------------------------- events and replay
+
+
+def test_apply_event_cold_start_rules():
+    e = np.array([3.0, 4.0])
+    np.testing.assert_allclose(V.apply_event(None, e, "ema", 0.3), [0.6, 0.8], rtol=1e-7)
+    np.testing.assert_allclose(V.apply_event(None, e, "subtract", 0.5), [-0.6, -0.8], rtol=1e-7)
+    assert V.apply_event(None, e, "subtract", 0.0) is None
+    np.testing.assert_array_equal(V.apply_event([1.0, 0.0], e, "ema", 0.3),
+                                  V.ema_update([1.0, 0.0], e, 0.3))
+    with pytest.raises(ValueError, match="unknown op 'like'"):
+        V.apply_event(None, e, "like", 0.3)
+
+
+@SETTINGS
+@given(histories(), st.sampled_from(["negate", "ignore"]))
+def test_replay_equals_the_one_by_one_loop(history, cold_subtract):
+    start, items, ops, params = history
+    result = V.replay(start, items, ops, params, cold_subtract=cold_subtract)
+    expected, skipped = loop_reference(start, items, ops, params, cold_subtract)
+    assert result.skipped == skipped
+    if expected is None:
+        assert result.vector is None
+        return
+    assert result.vector.dtype == np.float32
+    np.testing.assert_array_equal(result.vector, expected)
+    assert abs(np.linalg.norm(result.vector.astype(np.float64)) - 1) < 1e-6
+    # and the textbook float64 formulas agree to float32 tolerance
+    textbook = manual_loop(start, items, ops, params, cold_subtract)
+    np.testing.assert_allclose(result.vector, textbook, atol=1e-5)
+
+
+def test_replay_skips_an_overshoot_and_counts_it():
+    e = np.array([0.0, 1.0, 0.0])
+    other = np.array([1.0, 0.0, 0.0])
+    result = V.replay(None, np.stack([e, e, other]), ["ema", "subtract", "ema"], [0.3, 1.0, 0.5])
+    assert result.skipped == 1
+    np.testing.assert_allclose(result.vector, unit([0.5, 0.5, 0.0]), atol=1e-7)
+    with pytest.raises(OvershootError) as info:
+        V.replay(None, np.stack([e, e, other]), ["ema", "subtract", "ema"], [0.3, 1.0, 0.5],
+                 on_overshoot="raise")
+    assert info.value.row == 1
+
+
+def test_replay_cold_start_subtract_first_and_empty_histories():
+    e = np.array([0.0, 2.0])
+    r = V.replay(None, e[None, :], ["subtract"], [0.5])
+    np.testing.assert_allclose(r.vector, [0.0, -1.0])
+    r = V.replay(None, e[None, :], ["subtract"], [0.0])
+    assert r.vector is None and r.skipped == 0
+    r = V.replay(None, np.stack([e, [1.0, 0.0]]), ["subtract", "ema"], [0.5, 0.3],
+                 cold_subtract="ignore")
+    np.testing.assert_allclose(r.vector, [1.0, 0.0])  # stayed cold until the first positive
+    assert V.apply_event(None, e, "subtract", 0.5, cold_subtract="ignore") is None
+    with pytest.raises(ValueError, match="cold_subtract='drop'"):
+        V.replay(None, e[None, :], ["subtract"], [0.5], cold_subtract="drop")
+    r = V.replay(np.array([3.0, 4.0]), np.empty((0, 2)), [], [])
+    np.testing.assert_allclose(r.vector, [0.6, 0.8], rtol=1e-7)
+    assert V.replay(None, np.empty((0, 2)), [], []).vector is None
+
+
+def test_replay_validates_inputs_up_front():
+    items = np.ones((3, 2))
+    with pytest.raises(ValueError, match="alpha=1.5 \\(event 2\\)"):
+        V.replay(None, items, ["ema", "ema", "ema"], [0.3, 0.3, 1.5])
+    with pytest.raises(ValueError, match="factor=-1.0 \\(event 1\\)"):
+        V.replay(None, items, ["ema", "subtract", "ema"], [0.3, -1, 0.3])
+    bad = items.copy()
+    bad[1] = np.nan
+    with pytest.raises(DegenerateVectorError, match="items row 1 has NaN"):
+        V.replay(None, bad, ["ema"] * 3, [0.3] * 3)
+    with pytest.raises(ValueError, match="3 ops but 2 params"):
+        V.replay(None, items, ["ema"] * 3, [0.3] * 2)
+    with pytest.raises(ValueError, match="start vector has dimension 3 but each item has 2"):
+        V.replay(np.ones(3), items, ["ema"] * 3, [0.3] * 3)
+    with pytest.raises(ValueError, match="on_overshoot='ignore'"):
+        V.replay(None, items, ["ema"] * 3, [0.3] * 3, on_overshoot="ignore")
+
+
+def test_replay_op_codes_and_item_matrix_agree_with_strings():
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(10, 5)).astype(np.float32)
+    rows = rng.integers(0, 10, 30)
+    ops = rng.choice(["ema", "subtract"], 30)
+    params = np.where(ops == "ema", 0.3, 0.4)
+    a = V.replay(None, matrix[rows], ops, params)
+    codes = np.where(ops == "ema", V.OP_EMA, V.OP_SUBTRACT)
+    b = V.replay(None, rows, codes, params, item_matrix=matrix)
+    np.testing.assert_array_equal(a.vector, b.vector)
+    with pytest.raises(ValueError, match="item row 10 is outside item_matrix"):
+        V.replay(None, np.array([10]), ["ema"], [0.3], item_matrix=matrix)
+
+
+@st.composite
+def many_users(draw):
+    n_users = draw(st.integers(1, 6))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    d = 4
+    m = draw(st.integers(0, 40))
+    keys = rng.integers(0, n_users, m)
+    if draw(st.booleans()):
+        keys = np.array([f"u{k}" for k in keys])
+    items = rng.normal(size=(m, d)).astype(np.float32)
+    if m > 2:
+        items[rng.integers(0, m, m // 3)] = items[0]
+    ops = rng.choice(np.array(["ema", "subtract"]), size=m, p=[0.6, 0.4])
+    params = np.where(ops == "ema", rng.choice([0.2, 0.5, 1.0], m), rng.choice([0, 0.5, 1.0], m))
+    starts = {}
+    for k in np.unique(keys)[: draw(st.integers(0, 3))]:
+        starts[k.item()] = items[0] if draw(st.booleans()) else rng.normal(size=d)
+    cold = draw(st.sampled_from(["negate", "ignore"]))
+    return keys, items, ops, params, starts, cold
+
+
+@SETTINGS
+@given(many_users())
+def test_replay_batch_equals_replay_per_user(case):
+    keys, items, ops, params, starts, cold = case
+    batch = V.replay_batch(keys, items, ops, params, starts=starts, cold_subtract=cold)
+    assert list(batch.keys) == sorted(set(keys.tolist()))
+    for i, key in enumerate(batch.keys):
+        sel = keys == key
+        one = V.replay(starts.get(key.item()), items[sel], ops[sel], params[sel],
+                       cold_subtract=cold)
+        assert batch.skipped[i] == one.skipped
+        if one.vector is None:
+            assert not batch.has_vector[i]
+            assert np.isnan(batch.vectors[i]).all()
+        else:
+            assert batch.has_vector[i]
+            np.testing.assert_allclose(batch.vectors[i], one.vector, atol=1e-6)
+    assert set(batch.as_dict()) == {k.item() for k, h in zip(batch.keys, batch.has_vector,
+                                                              strict=True) if h}
+
+
+def test_replay_batch_interleaving_does_not_matter():
+    rng = np.random.default_rng(7)
+    m = 200
+    keys = rng.integers(0, 12, m)
+    items = rng.normal(size=(m, 8))
+    ops = rng.choice(["ema", "subtract"], m, p=[0.8, 0.2])
+    params = np.where(ops == "ema", 0.3, 0.5)
+    a = V.replay_batch(keys, items, ops, params)
+    order = np.argsort(keys, kind="stable")  # same per-user order, users no longer interleaved
+    b = V.replay_batch(keys[order], items[order], ops[order], params[order])
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_array_equal(a.skipped, b.skipped)
+
+
+def test_ema_fold_equals_sequential_updates_not_the_closed_form():
+    rng = np.random.default_rng(3)
+    items = rng.normal(size=(12, 6))
+    alphas = rng.uniform(0.1, 0.9, 12)
+    v = V.normalize(items[0])
+    for e, a in zip(items[1:], alphas[1:], strict=True):
+        v = V.ema_update(v, e, a)
+    folded = V.ema_fold(items, alphas)
+    np.testing.assert_array_equal(folded, v)
+    # the unnormalized recurrence u = (1-a) u + a e points elsewhere: no closed form shortcut
+    u = unit(items[0])
+    for e, a in zip(items[1:], alphas[1:], strict=True):
+        u = (1 - a) * u + a * unit(e)
+    assert np.linalg.norm(unit(u) - folded) > 1e-3
+    np.testing.assert_array_equal(V.ema_fold(items, 0.3, start=items[0]),
+                                  V.replay(items[0], items, ["ema"] * 12, [0.3] * 12).vector)
+    with pytest.raises(ValueError, match="at least one item"):
+        V.ema_fold(np.empty((0, 6)), [])
+
+
+# ---------------------------------------------------------------- average and momentum
+
+
+def test_average_is_the_normalized_mean_of_normalized_rows():
+    vs = np.array([[2.0, 0.0], [0.0, 5.0]])
+    np.testing.assert_allclose(V.average(vs), unit([1.0, 1.0]), rtol=1e-7)
+    np.testing.assert_allclose(V.average(vs, weights=[3, 1]), unit([3.0, 1.0]), rtol=1e-7)
+    np.testing.assert_allclose(V.average(vs, weights=[1, 0]), [1.0, 0.0], rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("vectors", "weights", "error", "match"),
+    [
+        (np.empty((0, 3)), None, ValueError, "no vectors"),
+        (np.ones(3), None, ValueError, "2-D"),
+        (np.ones((2, 3)), [1.0], ValueError, "1 weights for 2 vectors"),
+        (np.ones((2, 3)), [1.0, -1.0], ValueError, "weight -1.0 at row 1"),
+        (np.ones((2, 3)), [0.0, 0.0], ValueError, "all weights are zero"),
+        (np.array([[1.0, 2.0], [-1.0, -2.0]]), None, DegenerateVectorError, "cancel"),
+    ],
+)
+def test_average_errors(vectors, weights, error, match):
+    with pytest.raises(error, match=match):
+        V.average(vectors, weights)
+
+
+def test_predict_momentum_extrapolates_the_drift():
+    x, y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    history = np.stack([x, x, y, y])
+    np.testing.assert_allclose(V.predict_momentum(history), unit(2 * y - x), rtol=1e-6)
+    np.testing.assert_allclose(V.predict_momentum(history, weight=0.0), y, atol=1e-7)
+    # split=1: a1 = mean(x) = x, a2 = mean(x, y, y)
+    a2 = (x + 2 * y) / 3
+    np.testing.assert_allclose(
+        V.predict_momentum(history, split=1, weight=0.25),
+        unit(a2 + 0.25 * (a2 - x)), atol=1e-7)
+
+
+def test_predict_momentum_errors():
+    x, y = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match="at least 2 items.*got 1"):
+        V.predict_momentum(x[None, :])
+    with pytest.raises(ValueError, match="split=3 is outside \\[1, 2\\]"):
+        V.predict_momentum(np.stack([x, y, x]), split=3)
+    with pytest.raises(ValueError, match="weight=-1"):
+        V.predict_momentum(np.stack([x, y]), weight=-1)
+    # a1 = x, a2 = mean(x, x, y, -y) = x / 2  ->  a2 + (a2 - a1) = 0
+    with pytest.raises(DegenerateVectorError, match="momentum prediction cancelled"):
+        V.predict_momentum(np.stack([x, x, x, y, -y]), split=1)
+
+
+# ---------------------------------------------------------------- similarity and search
+
+
+def test_cosine_similarity_shapes_and_values():
+    a = np.array([1.0, 0.0])
+    b = np.array([[1.0, 1.0], [0.0, -3.0]])
+    assert V.cosine_similarity(a, [2.0, 0.0]) == pytest.approx(1.0)
+    np.testing.assert_allclose(V.cosine_similarity(b, a), [np.sqrt(0.5), 0.0], atol=1e-12)
+    np.testing.assert_allclose(V.cosine_similarity(a, b), [np.sqrt(0.5), 0.0], atol=1e-12)
+    assert V.cosine_similarity(b, b).shape == (2, 2)
+    with pytest.raises(ValueError, match="dimension 3 but a has 2"):
+        V.cosine_similarity(a, np.ones(3))
+    with pytest.raises(DegenerateVectorError):
+        V.cosine_similarity(a, np.zeros(2))
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(1, 70))
+def test_cosine_top_n_matches_a_full_sort(seed, n_rows, n):
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(n_rows, 5)).astype(np.float32) * rng.uniform(0.5, 3, (n_rows, 1))
+    query = rng.normal(size=5)
+    exclude = rng.choice(n_rows, size=n_rows // 3, replace=False)
+    idx, scores = V.cosine_top_n(query, matrix, n, exclude=exclude)
+    sims = V.cosine_similarity(matrix, query)
+    allowed = np.setdiff1d(np.arange(n_rows), exclude)
+    expected = allowed[np.argsort(-sims[allowed], kind="stable")][:n]
+    assert len(idx) == min(n, len(allowed))
+    assert not set(idx.tolist()) & set(exclude.tolist())
+    np.testing.assert_allclose(scores, np.sort(sims[allowed])[::-1][:n], atol=1e-6)
+    np.testing.assert_allclose(sims[idx], sims[expected], atol=1e-6)  # equal up to ties
+    assert np.all(np.diff(scores) <= 1e-7)
+
+
+def test_cosine_top_n_batch_pads_and_agrees_with_single_queries():
+    rng = np.random.default_rng(5)
+    matrix = V.normalize(rng.normal(size=(20, 6)))
+    queries = rng.normal(size=(3, 6))
+    excl = [np.arange(17), None, np.zeros(20, dtype=bool)]
+    idx, scores = V.cosine_top_n_batch(queries, matrix, 5, exclude=excl, assume_unit=True)
+    assert idx.shape == scores.shape == (3, 5)
+    np.testing.assert_array_equal(idx[0, 3:], [-1, -1])  # only rows 17, 18, 19 were left
+    assert np.isneginf(scores[0, 3:]).all()
+    for q in range(3):
+        single_idx, single_scores = V.cosine_top_n(queries[q], matrix, 5, exclude=excl[q])
+        np.testing.assert_array_equal(idx[q][idx[q] >= 0], single_idx)
+        np.testing.assert_allclose(scores[q][idx[q] >= 0], single_scores, rtol=1e-6)
+
+
+def test_cosine_top_n_errors():
+    matrix = np.ones((4, 3))
+    with pytest.raises(ValueError, match="query has dimension 2 but each matrix row has 3"):
+        V.cosine_top_n(np.ones(2), matrix, 2)
+    with pytest.raises(ValueError, match="n=0"):
+        V.cosine_top_n(np.ones(3), matrix, 0)
+    with pytest.raises(ValueError, match="exclude index 4 is outside"):
+        V.cosine_top_n(np.ones(3), matrix, 2, exclude=[4])
+    matrix[2] = 0
+    with pytest.raises(DegenerateVectorError, match="matrix row 2"):
+        V.cosine_top_n(np.ones(3), matrix, 2)
+
+
+def test_replay_batch_on_uneven_long_histories_equals_the_event_loop():
+    """Histories shaped like MovieLens (a few long users, many short ones), d = 32."""
+    rng = np.random.default_rng(11)
+    lengths = np.minimum(rng.geometric(0.02, size=25), 400)
+    keys = np.repeat(np.arange(25), lengths)
+    rng.shuffle(keys)  # users interleaved in time
+    m = keys.size
+    matrix = rng.normal(size=(300, 32)).astype(np.float32)
+    rows = rng.integers(0, 300, m)
+    ops = np.where(rng.random(m) < 0.15, V.OP_SUBTRACT, V.OP_EMA)
+    params = np.where(ops == V.OP_EMA, rng.choice([0.1, 0.3, 0.6], m), 1.0)
+    batch = V.replay_batch(keys, rows, ops, params, item_matrix=matrix)
+    for i, key in enumerate(batch.keys):
+        sel = np.flatnonzero(keys == key)
+        expected, skipped = loop_reference(None, matrix[rows[sel]],
+                                           np.where(ops[sel] == 0, "ema", "subtract"),
+                                           params[sel])
+        np.testing.assert_array_equal(batch.vectors[i], expected)
+        assert batch.skipped[i] == skipped
