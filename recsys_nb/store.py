@@ -307,3 +307,201 @@ def _frame(ids: list[int], metas: list[dict], scores: list[float]) -> pd.DataFra
             "similarity": pd.Series(scores, dtype="float64"),
         }
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Profiles: one interest vector per user, per embedding model.
+
+PROFILES_PREFIX = "profiles"
+
+
+def user_key(user_id: int | str) -> str:
+    """Chroma id of a user: ``i:<int>`` or ``s:<str>``, so user 1 and user "1" stay different."""
+    if isinstance(user_id, bool) or not isinstance(user_id, int | str | np.integer):
+        raise TypeError(
+            f"user id {user_id!r} is a {type(user_id).__name__}; use an int or a str"
+        )
+    if isinstance(user_id, str):
+        if not user_id:
+            raise ValueError("user id is an empty string; use a non-empty id")
+        return f"s:{user_id}"
+    return f"i:{int(user_id)}"
+
+
+def user_from_key(key: str) -> int | str:
+    """Inverse of :func:`user_key`."""
+    kind, _, value = key.partition(":")
+    return int(value) if kind == "i" else value
+
+
+class ProfileStore:
+    """The ``profiles`` collection of one model: id = user, embedding = interest vector.
+
+    Metadata per profile: ``event_count`` (events folded into the vector), ``last_seq`` (sequence
+    number in the event log of the last event it reflects: lets a reopened store detect and repair
+    a profile that lags behind the log after a crash), ``updated_at`` (unix s), ``model_id``.
+    """
+
+    def __init__(self, client: Any, model_id: str, dim: int) -> None:
+        self.client = client
+        self.model_id = model_id
+        self.dim = int(dim)
+        self.collection = open_collection(client, PROFILES_PREFIX, model_id, self.dim, "profiles")
+
+    def __repr__(self) -> str:
+        return f"ProfileStore({self.collection.name!r}, profiles={self.count()})"
+
+    def count(self) -> int:
+        """Number of stored profiles."""
+        return int(self.collection.count())
+
+    def get(self, user_id: int | str) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """``(vector float32, metadata)`` of one user, or None when the user has no profile."""
+        got = self.collection.get(ids=[user_key(user_id)], include=["embeddings", "metadatas"])
+        if not got["ids"]:
+            return None
+        return np.asarray(got["embeddings"][0], dtype=np.float32), dict(got["metadatas"][0])
+
+    def put_many(
+        self,
+        user_ids: Sequence[int | str],
+        vectors: np.ndarray,
+        event_counts: Sequence[int],
+        last_seqs: Sequence[int],
+        updated_at: float,
+    ) -> int:
+        """Upsert many profiles; all rows are validated before the first write."""
+        keys = [user_key(u) for u in user_ids]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate user ids in one profile write; pass each user once")
+        arr = check_matrix(vectors, len(keys), self.dim, "interest vectors")
+        metas = [
+            {
+                "event_count": int(c),
+                "last_seq": int(s),
+                "updated_at": float(updated_at),
+                "model_id": self.model_id,
+            }
+            for c, s in zip(event_counts, last_seqs, strict=True)
+        ]
+        batch = int(self.client.get_max_batch_size())
+        for start in range(0, len(keys), batch):
+            end = start + batch
+            self.collection.upsert(
+                ids=keys[start:end], embeddings=arr[start:end], metadatas=metas[start:end]
+            )
+        return len(keys)
+
+    def all_metadata(self) -> pd.DataFrame:
+        """user_id, event_count, last_seq of every profile (no vectors)."""
+        got = self.collection.get(include=["metadatas"])
+        return pd.DataFrame(
+            {
+                "user_id": [user_from_key(k) for k in got["ids"]],
+                "event_count": [int(m.get("event_count", 0)) for m in got["metadatas"]],
+                "last_seq": [int(m.get("last_seq", -1)) for m in got["metadatas"]],
+            }
+        )
+
+    def all_vectors(self) -> tuple[list[int | str], np.ndarray]:
+        """Every profile: (user ids, float32 matrix)."""
+        got = self.collection.get(include=["embeddings"])
+        if not got["ids"]:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        return [user_from_key(k) for k in got["ids"]], np.asarray(
+            got["embeddings"], dtype=np.float32
+        )
+
+    def delete_all(self) -> None:
+        """Remove every profile (used before a rebuild from the event log)."""
+        ids = self.collection.get(include=[])["ids"]
+        batch = int(self.client.get_max_batch_size())
+        for start in range(0, len(ids), batch):
+            self.collection.delete(ids=ids[start : start + batch])
+
+
+# --------------------------------------------------------------------------------------------
+# One writer per embedded store path.
+
+
+class StoreLockedError(RuntimeError):
+    """Another process has this embedded store open."""
+
+
+class StoreLock:
+    """An exclusive, process-wide lock on an embedded store folder (``fcntl.flock``).
+
+    Two processes writing one Chroma PersistentClient path corrupt its vector index silently, and
+    a client kept open does not see another process's writes. So an embedded store is owned by one
+    process at a time. The OS releases the lock when the owner exits, even on SIGKILL.
+
+    Args:
+        path: the store folder; the lock file is ``path / ".writer.lock"``.
+        timeout: seconds to wait for the other owner to close (0 = fail at once).
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 0.0) -> None:
+        import fcntl
+        import time
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path / ".writer.lock", "a+")  # noqa: SIM115 - held until release
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self.file.seek(0)
+                    owner = self.file.read().strip() or "another process"
+                    self.file.close()
+                    raise StoreLockedError(
+                        f"the store at {self.path} is open in {owner}. Two processes writing one "
+                        "embedded Chroma store corrupt it, so only one may open it: close the "
+                        "other notebook's recommender (`rec.close()`) or restart its kernel, pass "
+                        "another path, or run a Chroma server (`chroma run --path DIR`) and set "
+                        "CHROMA_HOST to share one store between processes"
+                    ) from None
+                time.sleep(0.05)
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"process {os.getpid()}")
+        self.file.flush()
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if not self.file.closed:
+            import fcntl
+
+            self.file.seek(0)
+            self.file.truncate()
+            fcntl.flock(self.file.fileno(), fcntl.LOCK_UN)
+            self.file.close()
+
+
+def reset_store(path: str | Path) -> Path:
+    """Empty an embedded store folder (Chroma data and event log) so a run starts from scratch.
+
+    The notebooks call this on their own folder so that running them twice gives the same numbers.
+    It takes the writer lock first: a store that another process has open is never deleted
+    (``StoreLockedError`` says which process). Returns the (now empty) folder.
+    """
+    import shutil
+
+    folder = Path(path)
+    lock = StoreLock(folder / "chroma")
+    try:
+        for child in (folder / "chroma").iterdir():
+            if child.name == ".writer.lock":
+                continue
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        for name in ("events.sqlite", "events.sqlite-wal", "events.sqlite-shm"):
+            (folder / name).unlink(missing_ok=True)
+    finally:
+        lock.release()
+    return folder

@@ -1,0 +1,55 @@
+"""Record a notebook's key numbers so tests and reports can read them back.
+
+``record(recall_at_50=0.27, n_items=9066)`` displays the values as a small table AND as a JSON
+output with its own MIME type. Papermill and nbval keep outputs in the executed notebook, so
+``read_recorded("build/notebooks/01_items_and_embeddings.ipynb")`` returns the same dict.
+(We do not depend on the unmaintained scrapbook for this.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MIME = "application/vnd.recsys-nb.record+json"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN refused (a table must not hide one)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"refusing to record a non-finite number ({value}); fix the computation")
+    return value
+
+
+def record(**values: Any) -> dict[str, Any]:
+    """Display ``values`` in the notebook and record them machine-readably. Returns them."""
+    from IPython.display import display
+
+    data = _plain(values)
+    lines = [f"{k:<32} {v}" for k, v in data.items()]
+    display({MIME: data, "text/plain": "recorded:\n" + "\n".join(lines)}, raw=True)
+    return data
+
+
+def read_recorded(notebook: str | Path) -> dict[str, Any]:
+    """All values recorded by an executed notebook (later records win on equal names)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if MIME in data:
+                found.update(data[MIME])
+    return found
