@@ -1,0 +1,429 @@
+"""The Recommender service: events in, recommendations out (embedded store unless marked)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_nb import vectors
+from recsys_nb.data import load_movielens, sample_users, subset_items
+from recsys_nb.recommender import OvershootWarning, Recommender
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small():
+    """40 real MovieLens users on their 800 most-rated items (fast to embed and store)."""
+    ds = sample_users(load_movielens(), 40, seed=1, min_events=20)
+    top = ds.events["item_id"].value_counts().index[:800]
+    return subset_items(ds, top)
+
+
+def build(ds, path, **params) -> Recommender:
+    return Recommender.from_dataset(
+        ds, path, embedding="collaborative", dim=16, progress=False, **params
+    )
+
+
+@pytest.fixture
+def rec(small, tmp_path):
+    r = build(small, tmp_path / "store")
+    yield r
+    r.close()
+
+
+def popular_items(ds, n):
+    return ds.events["item_id"].value_counts().index[:n].tolist()
+
+
+# ------------------------------------------------------------------ construction
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"alpha_view": 0.0}, "alpha_view=0.0"),
+        ({"alpha_view": 1.5}, "alpha_view=1.5"),
+        ({"alpha_favorite": float("nan")}, "alpha_favorite=nan"),
+        ({"not_interested_factor": -0.1}, "not_interested_factor=-0.1"),
+    ],
+)
+def test_bad_parameters_raise_at_construction(small, tmp_path, params, fragment):
+    with pytest.raises(ValueError, match=fragment.replace(".", r"\.")):
+        build(small, tmp_path / "s", **params)
+    # nothing is left locked: a valid recommender opens on the same path
+    build(small, tmp_path / "s").close()
+
+
+def test_unknown_parameter_is_a_type_error(small, tmp_path):
+    with pytest.raises(TypeError, match="alpha_veiw"):
+        build(small, tmp_path / "s", alpha_veiw=0.2)
+
+
+def test_parameters_are_attributes_and_items_are_stored(small, tmp_path):
+    with build(small, tmp_path / "s", alpha_view=0.2, alpha_favorite=0.6,
+               not_interested_factor=0.4) as r:
+        assert (r.alpha_view, r.alpha_favorite, r.not_interested_factor) == (0.2, 0.6, 0.4)
+        assert r.item_store.count() == small.n_items
+        v = r.item_vector(int(small.items["item_id"].iloc[0]))
+        assert v.shape == (16,) and abs(np.linalg.norm(v) - 1) < 1e-5
+        with pytest.raises(KeyError, match="999999999"):
+            r.item_vector(999999999)
+
+
+# ------------------------------------------------------------------ events
+
+
+def test_cold_start_then_ema_and_favorite_moves_faster(rec, small):
+    a, b, c = popular_items(small, 3)
+    r1 = rec.view("alice", a)
+    assert r1.cold_start and r1.profile_changed
+    np.testing.assert_allclose(rec.interest("alice"), rec.item_vector(a), atol=1e-6)
+    rec.view("alice", b)
+    expected = vectors.ema_update(rec.item_vector(a), rec.item_vector(b), rec.alpha_view)
+    np.testing.assert_allclose(rec.interest("alice"), expected, atol=1e-6)
+    # the same step as a favorite lands closer to the item
+    rec.view("bob", a)
+    rec.favorite("bob", b)
+    cos_view = float(rec.interest("alice") @ rec.item_vector(b))
+    cos_fav = float(rec.interest("bob") @ rec.item_vector(b))
+    assert cos_fav > cos_view
+    assert list(rec.history("alice")["item_id"]) == [a, b]
+    assert rec.profiles.get("alice")[1]["event_count"] == 2
+
+
+def test_not_interested_moves_away_and_is_excluded(rec, small):
+    a, b = popular_items(small, 2)
+    rec.view(7, a)
+    before = rec.interest(7)
+    res = rec.not_interested(7, b)
+    after = rec.interest(7)
+    np.testing.assert_allclose(
+        after, vectors.subtract(before, rec.item_vector(b), rec.not_interested_factor), atol=1e-6
+    )
+    assert float(after @ rec.item_vector(b)) < float(before @ rec.item_vector(b))
+    assert res.profile_changed and not res.overshoot
+    top = rec.recommend(7, n=50)
+    assert a not in set(top["item_id"]) and b not in set(top["item_id"])
+
+
+def test_cold_not_interested_logs_without_vector(rec, small):
+    a = popular_items(small, 1)[0]
+    res = rec.not_interested("carol", a)
+    assert res.cold_start and not res.profile_changed
+    with pytest.raises(KeyError, match="carol"):
+        rec.interest("carol")
+    top = rec.recommend("carol", n=5)
+    assert a not in set(top["item_id"]) and set(top["source"]) == {"popular"}
+    # the next positive event starts the vector; the count includes the earlier event
+    b = popular_items(small, 2)[1]
+    rec.view("carol", b)
+    np.testing.assert_allclose(rec.interest("carol"), rec.item_vector(b), atol=1e-6)
+    assert rec.profiles.get("carol")[1]["event_count"] == 2
+
+
+def test_overshoot_keeps_previous_vector_and_warns(small, tmp_path):
+    with build(small, tmp_path / "s", not_interested_factor=1.0) as r:
+        a = popular_items(small, 1)[0]
+        r.view("dan", a)
+        before = r.interest("dan")
+        with pytest.warns(OvershootWarning, match="factor"):
+            res = r.not_interested("dan", a)
+        assert res.overshoot and not res.profile_changed
+        after = r.interest("dan")
+        assert np.isfinite(after).all() and abs(np.linalg.norm(after) - 1) < 1e-5
+        np.testing.assert_array_equal(after, before)
+        assert len(r.history("dan")) == 2
+        assert r.profiles.get("dan")[1]["event_count"] == 2
+
+
+def test_unknown_item_records_nothing(rec):
+    with pytest.raises(KeyError, match="123456789"):
+        rec.view("erin", 123456789)
+    assert rec.log.count() == 0
+    with pytest.raises(KeyError):
+        rec.interest("erin")
+
+
+def test_bad_user_id_records_nothing(rec, small):
+    a = popular_items(small, 1)[0]
+    for bad in (None, 1.5, ""):
+        with pytest.raises((TypeError, ValueError)):
+            rec.view(bad, a)
+    assert rec.log.count() == 0
+
+
+def test_int_and_str_user_ids_are_different_users(rec, small):
+    a, b = popular_items(small, 2)
+    rec.view(1, a)
+    rec.view("1", b)
+    np.testing.assert_allclose(rec.interest(1), rec.item_vector(a), atol=1e-6)
+    np.testing.assert_allclose(rec.interest("1"), rec.item_vector(b), atol=1e-6)
+
+
+def test_duplicate_events_are_logged_twice(rec, small):
+    a, b = popular_items(small, 2)
+    rec.view("f", a)
+    rec.view("f", b)
+    rec.view("f", b)
+    assert list(rec.history("f")["item_id"]) == [a, b, b]
+    assert list(rec.history("f", last=2)["item_id"]) == [b, b]
+
+
+# ------------------------------------------------------------------ recommend
+
+
+def test_recommend_is_cosine_top_n_without_seen_items(rec, small):
+    user = small.users[0]
+    hist = small.user_history(user)
+    rec.ingest(small.events[small.events["user_id"] == user])
+    top = rec.recommend(user, n=10)
+    assert len(top) == 10 and set(top["source"]) == {"interest"}
+    assert not set(top["item_id"]) & set(hist["item_id"])
+    assert top["score"].is_monotonic_decreasing
+    v = rec.interest(user)
+    cos = np.array([rec.item_vector(i) @ v for i in top["item_id"]])
+    np.testing.assert_allclose(top["score"].to_numpy(), cos, atol=1e-4)
+    # exact check against numpy over all unseen items (HNSW may differ slightly)
+    seen = np.isin(rec.item_ids, hist["item_id"].to_numpy())
+    exact = vectors.cosine_top_n(v, rec._vectors, 10, exclude=seen)
+    exact_ids = set(rec.item_ids[exact[0]]) if isinstance(exact, tuple) else set()
+    if exact_ids:
+        assert len(exact_ids & set(top["item_id"])) >= 9
+    with_seen = rec.recommend(user, n=10, exclude_seen=False)
+    assert with_seen["score"].iloc[0] >= top["score"].iloc[0]
+
+
+def test_recommend_unknown_user_gets_popular_items(rec, small):
+    top = rec.recommend("nobody", n=4)
+    assert list(top["item_id"]) == popular_items(small, 4)
+    assert set(top["source"]) == {"popular"} and top["score"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, True, "3"])
+def test_recommend_bad_n(rec, n):
+    with pytest.raises(ValueError, match="n="):
+        rec.recommend("x", n=n)
+
+
+def test_interest_of_unknown_user_is_a_key_error(rec):
+    with pytest.raises(KeyError, match="record a view"):
+        rec.interest("ghost")
+
+
+def test_closed_recommender_refuses_work(small, tmp_path):
+    r = build(small, tmp_path / "s")
+    r.close()
+    r.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        r.recommend(1)
+
+
+# ------------------------------------------------------------------ bulk
+
+
+def _one_by_one(r: Recommender, events: pd.DataFrame) -> None:
+    ordered = events.sort_values("timestamp", kind="stable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OvershootWarning)
+        for row in ordered.itertuples(index=False):
+            getattr(r, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
+
+
+def _profiles(r: Recommender) -> dict:
+    users, mat = r.profiles.all_vectors()
+    return dict(zip(users, mat, strict=True))
+
+
+def test_ingest_equals_one_by_one(small, tmp_path):
+    events = small.events[small.events["user_id"].isin(small.users[:6])]
+    events = events.groupby("user_id").head(40)  # the one-by-one path costs ~10 ms per event
+    # a strong factor so that some not-interested events matter
+    with build(small, tmp_path / "bulk", not_interested_factor=0.9) as bulk:
+        report = bulk.ingest(events)
+        bulk_profiles = _profiles(bulk)
+        bulk_meta = bulk.profiles.all_metadata().set_index("user_id")
+        bulk_log = bulk.log.events()
+    with build(small, tmp_path / "single", not_interested_factor=0.9) as single:
+        _one_by_one(single, events)
+        single_profiles = _profiles(single)
+        single_meta = single.profiles.all_metadata().set_index("user_id")
+        single_log = single.log.events()
+    assert report.events == len(events) and report.users == 6
+    assert set(bulk_profiles) == set(single_profiles)
+    for u, v in single_profiles.items():
+        np.testing.assert_allclose(bulk_profiles[u], v, atol=1e-6)
+    pd.testing.assert_frame_equal(bulk_meta.sort_index(), single_meta.sort_index())
+    cols = ["seq", "user_id", "item_id", "kind", "timestamp"]
+    pd.testing.assert_frame_equal(bulk_log[cols], single_log[cols])
+    assert [p for p in bulk_log["params"]] == [p for p in single_log["params"]]
+
+
+def test_ingest_continues_from_existing_profiles(small, tmp_path):
+    user = small.users[3]
+    events = small.user_history(user).assign(user_id=user)
+    first, second = events.iloc[:10], events.iloc[10:]
+    with build(small, tmp_path / "a") as a, build(small, tmp_path / "b") as b:
+        a.ingest(first)
+        a.ingest(second)
+        b.ingest(events)
+        np.testing.assert_allclose(a.interest(user), b.interest(user), atol=1e-6)
+        assert a.profiles.get(user)[1]["event_count"] == len(events)
+
+
+@pytest.mark.parametrize(
+    "mutate, error, fragment",
+    [
+        (lambda f: f.drop(columns=["kind"]), ValueError, "kind"),
+        (lambda f: f.assign(kind="liked"), ValueError, "liked"),
+        (lambda f: f.assign(item_id=f["item_id"].where(f.index != f.index[3], 987654321)),
+         KeyError, "987654321"),
+    ],
+)
+def test_bad_ingest_records_nothing(rec, small, mutate, error, fragment):
+    events = mutate(small.events.iloc[:20].copy())
+    with pytest.raises(error, match=fragment):
+        rec.ingest(events)
+    assert rec.log.count() == 0 and rec.profiles.count() == 0
+
+
+def test_rebuild_equals_live_profiles(small, tmp_path):
+    events = small.events[small.events["user_id"].isin(small.users[:8])]
+    events = events.groupby("user_id").head(40)
+    with build(small, tmp_path / "s", not_interested_factor=0.9) as r:
+        r.ingest(events.iloc[: len(events) // 2])
+        _one_by_one(r, events.iloc[len(events) // 2 :])
+        r.view("zoe", int(events["item_id"].iloc[0]))
+        live = _profiles(r)
+        written = r.rebuild_profiles()
+        rebuilt = _profiles(r)
+    assert written == len(live)
+    assert set(live) == set(rebuilt)
+    for u, v in live.items():
+        np.testing.assert_allclose(rebuilt[u], v, atol=1e-6)
+
+
+def test_reopen_reuses_store_and_repairs_lagging_profile(small, tmp_path):
+    a, b = popular_items(small, 2)
+    with build(small, tmp_path / "s") as r:
+        r.view("gus", a)
+        # an event that reached the log but not the profile (a crash in between)
+        r.log.append("gus", b, "view", params={"alpha": r.alpha_view}, model_id=r.model_id)
+    with build(small, tmp_path / "s") as r:
+        assert r.repaired == 1
+        expected = vectors.ema_update(r.item_vector(a), r.item_vector(b), r.alpha_view)
+        np.testing.assert_allclose(r.interest("gus"), expected, atol=1e-6)
+        assert len(r.history("gus")) == 2
+
+
+# ------------------------------------------------------------------ concurrency
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from recsys_nb.data import load_movielens, sample_users, subset_items
+    from recsys_nb.recommender import Recommender
+    path, user, n, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    offset = int(sys.argv[5])
+    ds = sample_users(load_movielens(), 40, seed=1, min_events=20)
+    ds = subset_items(ds, ds.events["item_id"].value_counts().index[:800])
+    items = ds.events["item_id"].value_counts().index[offset : offset + n].tolist()
+    with Recommender.from_dataset(ds, path, embedding="collaborative", dim=16, progress=False,
+                                  lock_timeout=timeout) as rec:
+        print("opened", flush=True)
+        for i in items:
+            rec.view(user, int(i))
+        print("done", flush=True)
+    """
+)
+
+
+def _child(path, user, n, timeout, offset=0) -> subprocess.Popen:
+    """A process that opens the store at ``path`` and views ``n`` items (from ``offset``)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path), user, str(n), str(timeout), str(offset)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+
+
+def test_second_process_is_refused_with_a_clear_error(small, tmp_path):
+    with build(small, tmp_path / "s"):
+        child = _child(tmp_path / "s", "other", 3, 0)
+        out, err = child.communicate(timeout=120)
+    assert child.returncode != 0
+    assert "StoreLockedError" in err and "CHROMA_HOST" in err and "close" in err
+
+
+def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
+    path = tmp_path / "s"
+    build(small, path).close()  # items stored once
+    kids = [_child(path, f"p{k}", 30, 120, offset=300 * k) for k in range(2)]
+    for kid in kids:
+        out, err = kid.communicate(timeout=300)
+        assert kid.returncode == 0, err
+        assert "done" in out
+    with build(small, path) as r:
+        assert r.log.count() == 60
+        for k in range(2):
+            hist = r.history(f"p{k}")
+            assert len(hist) == 30
+            v = r.interest(f"p{k}")
+            # findable by vector search: the profile's own nearest profile is itself
+            got = r.profiles.collection.query(query_embeddings=[v.tolist()], n_results=1)
+            assert got["ids"][0] == [f"s:p{k}"]
+        # every item vector is findable too (the HNSW index is intact)
+        some = r.item_ids[:25]
+        for i in some:
+            hit = r.item_store.collection.query(
+                query_embeddings=[r.item_vector(int(i)).tolist()], n_results=10
+            )
+            assert str(int(i)) in hit["ids"][0]  # (items with equal vectors may tie)
+
+
+def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
+    path = tmp_path / "s"
+    build(small, path).close()
+    kid = _child(path, "victim", 400, 60)
+    assert kid.stdout.readline().strip() == "opened"
+    time.sleep(1.0)  # let it record some events
+    kid.send_signal(signal.SIGKILL)
+    kid.wait(timeout=30)
+    with build(small, path, lock_timeout=30) as r:
+        n = len(r.history("victim"))
+        assert 0 < n < 400
+        live = r.interest("victim")
+        meta = r.profiles.get("victim")[1]
+        assert meta["last_seq"] == r.log.last_seq("victim")
+        r.rebuild_profiles()
+        np.testing.assert_allclose(r.interest("victim"), live, atol=1e-6)
+
+
+# ------------------------------------------------------------------ server mode
+
+
+@pytest.mark.server
+def test_server_mode_records_and_recommends(small, tmp_path, server_env):
+    with build(small, tmp_path / "s") as r:
+        assert r.server == (server_env[0], server_env[1])
+        a, b = popular_items(small, 2)
+        r.view("sam", a)
+        r.favorite("sam", b)
+        top = r.recommend("sam", n=5)
+        assert len(top) == 5 and not {a, b} & set(top["item_id"])
+        # a second recommender on the same server sees the writes (no stale cache)
+        with build(small, tmp_path / "s2") as other:
+            np.testing.assert_allclose(other.interest("sam"), r.interest("sam"), atol=1e-6)
