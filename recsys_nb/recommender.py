@@ -425,26 +425,107 @@ class Recommender:
     # ---------------------------------------------------------------- recommendations
 
     def recommend(
-        self, user_id: int | str, n: int = 10, exclude_seen: bool = True
+        self,
+        user_id: int | str,
+        n: int = 10,
+        exclude_seen: bool = True,
+        *,
+        mode: str = "current",
+        **momentum: Any,
     ) -> pd.DataFrame:
         """Top-``n`` items for the user, best first.
 
-        Columns: item_id, title, year, genres, score (cosine similarity to the interest vector;
-        for cold-start answers the popularity rank scaled to (0, 1]), source ("interest" or
-        "popular"). Items the user viewed, favorited or marked not interested are never returned
-        when ``exclude_seen``. Users without a vector (unknown or cold) get popular items.
+        Columns: item_id, title, year, genres, score (cosine similarity to the query vector;
+        for cold-start answers the popularity rank scaled to (0, 1]), source ("interest",
+        "predicted" or "popular"). Items the user viewed, favorited or marked not interested are
+        never returned when ``exclude_seen``. Users without a vector (unknown or cold) get
+        popular items.
+
+        Args:
+            mode: "current" searches with the stored interest vector; "predicted" with
+                :meth:`predict_interest` (``**momentum`` are its keyword arguments).
         """
         self._check_open()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer number of items")
+        if mode not in ("current", "predicted"):
+            raise ValueError(f"mode={mode!r} is unknown; use 'current' or 'predicted'")
+        if momentum and mode != "predicted":
+            raise TypeError(f"{sorted(momentum)} only apply with mode='predicted'")
         seen = self.log.seen_items(user_id) if exclude_seen else set()
         profile = self._profile(user_id)
         if profile is None:
             return self._popular_frame(int(n), seen)
-        result = self.item_store.query(profile[0], n=int(n), exclude=seen)
+        query, source = profile[0], "interest"
+        if mode == "predicted":
+            query, source = self.predict_interest(user_id, **momentum), "predicted"
+        result = self.item_store.query(query, n=int(n), exclude=seen)
         result = result.rename(columns={"similarity": "score"})
-        result["source"] = "interest"
+        result["source"] = source
         return result
+
+    def predict_interest(
+        self,
+        user_id: int | str,
+        window: int = 10,
+        *,
+        weight: float = 1.0,
+        method: str = "momentum",
+        half_life: float | None = None,
+        min_events: int = 4,
+    ) -> np.ndarray:
+        """Where the user's interest is heading, from the last ``window`` positive events.
+
+        Reads the newest ``window`` views/favorites from the event log (oldest first) and
+        extrapolates (Step 6 of the seed):
+
+        - ``"momentum"``: ``a1``, ``a2`` = means of the older and newer half,
+          ``normalize(a2 + weight * (a2 - a1))``; ``weight=1`` is the seed, ``< 1`` is damped.
+        - ``"recent"``: the mean of the window (no extrapolation; a short-memory profile).
+        - ``"time_weighted"``: a mean weighted by ``0.5 ** (age / half_life)`` with age in
+          events (newest = 0; ``half_life`` defaults to ``window / 2``), plus momentum
+          ``weight * (recent-weighted - uniform mean)``.
+
+        Fallback: with fewer than ``min_events`` positive events in the window (new users) the
+        prediction is the stored interest vector, unchanged. A prediction that cancels also
+        falls back to it.
+
+        Raises:
+            KeyError: the user has no interest vector (no positive event yet).
+            ValueError: window < 2, min_events < 2, weight < 0, or an unknown method.
+        """
+        self._check_open()
+        if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
+            raise ValueError(f"window={window!r} must be an int >= 2 (the seed uses 10)")
+        if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 2:
+            raise ValueError(f"min_events={min_events!r} must be an int >= 2")
+        if not (np.isfinite(weight) and weight >= 0):
+            raise ValueError(f"weight={weight!r} must be a finite number >= 0 (seed: 1.0)")
+        if method not in ("momentum", "recent", "time_weighted"):
+            raise ValueError(
+                f"method={method!r} is unknown; use 'momentum', 'recent' or 'time_weighted'"
+            )
+        current = self.interest(user_id)
+        hist = self.log.history(user_id)
+        hist = hist[hist["kind"] != "not_interested"].tail(int(window))
+        rows = [self._row[i] for i in hist["item_id"] if int(i) in self._row]
+        if len(rows) < min_events:
+            return current
+        items = self._vectors[rows]
+        try:
+            if method == "momentum":
+                return vectors.predict_momentum(items, weight=weight)
+            if method == "recent":
+                return vectors.average(items)
+            age = np.arange(len(rows) - 1, -1, -1, dtype=np.float64)
+            hl = float(half_life) if half_life is not None else len(rows) / 2
+            if not hl > 0:
+                raise ValueError(f"half_life={half_life!r} must be > 0")
+            recent = vectors.average(items, weights=0.5 ** (age / hl)).astype(np.float64)
+            uniform = vectors.average(items).astype(np.float64)
+            return vectors.normalize(recent + weight * (recent - uniform))
+        except vectors.DegenerateVectorError:
+            return current
 
     def _popular_frame(self, n: int, seen: set[int]) -> pd.DataFrame:
         ids = [i for i in self._popular if i not in seen][:n]

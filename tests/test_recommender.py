@@ -427,3 +427,55 @@ def test_server_mode_records_and_recommends(small, tmp_path, server_env):
         # a second recommender on the same server sees the writes (no stale cache)
         with build(small, tmp_path / "s2") as other:
             np.testing.assert_allclose(other.interest("sam"), r.interest("sam"), atol=1e-6)
+
+
+# ------------------------------------------------------------------ momentum (Step 6)
+
+
+def test_predict_interest_is_the_seed_momentum(rec, small):
+    items = popular_items(small, 12)
+    for i in items[:6]:
+        rec.view("m", i)
+    rec.not_interested("m", items[6])  # negatives are not part of the trajectory
+    for i in items[7:12]:
+        rec.favorite("m", i)
+    positives = items[:6] + items[7:12]
+    window = positives[-8:]
+    expected = vectors.predict_momentum(np.array([rec.item_vector(i) for i in window]))
+    got = rec.predict_interest("m", window=8)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    damped = rec.predict_interest("m", window=8, weight=0.5)
+    recent = rec.predict_interest("m", window=8, method="recent")
+    assert float(damped @ got) < 1.0 and float(recent @ damped) > float(recent @ got) - 1e-6
+    tw = rec.predict_interest("m", window=8, method="time_weighted")
+    assert abs(np.linalg.norm(tw) - 1) < 1e-5
+    top = rec.recommend("m", n=5, mode="predicted", window=8)
+    assert set(top["source"]) == {"predicted"} and not set(top["item_id"]) & set(items)
+
+
+def test_predict_interest_falls_back_for_short_histories(rec, small):
+    a, b = popular_items(small, 2)
+    rec.view("short", a)
+    rec.view("short", b)
+    np.testing.assert_array_equal(rec.predict_interest("short"), rec.interest("short"))
+    with pytest.raises(KeyError):
+        rec.predict_interest("nobody")
+    assert set(rec.recommend("nobody", n=3, mode="predicted")["source"]) == {"popular"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [({"window": 1}, "window=1"), ({"weight": -1.0}, "weight=-1.0"),
+     ({"method": "psychic"}, "psychic"), ({"min_events": 1}, "min_events=1")],
+)
+def test_predict_interest_bad_arguments(rec, small, kwargs, fragment):
+    rec.view("p", popular_items(small, 1)[0])
+    with pytest.raises(ValueError, match=fragment):
+        rec.predict_interest("p", **kwargs)
+
+
+def test_recommend_mode_is_validated(rec):
+    with pytest.raises(ValueError, match="mode='future'"):
+        rec.recommend("x", mode="future")
+    with pytest.raises(TypeError, match="window"):
+        rec.recommend("x", window=5)
