@@ -33,14 +33,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(**values: Any) -> dict[str, Any]:
-    """Display ``values`` in the notebook and record them machine-readably. Returns them."""
+def record(**values: Any) -> None:
+    """Display ``values`` in the notebook and record them machine-readably.
+
+    Returns None, so a ``record(...)`` as a cell's last line does not display the values twice.
+    """
     from IPython.display import display
 
     data = _plain(values)
     lines = [f"{k:<32} {v}" for k, v in data.items()]
     display({MIME: data, "text/plain": "recorded:\n" + "\n".join(lines)}, raw=True)
-    return data
 
 
 def read_recorded(notebook: str | Path) -> dict[str, Any]:
