@@ -14,7 +14,6 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANONYMIZED_TELEMETRY := False
-export MPLBACKEND := Agg
 
 .PHONY: run test lab bench lint clean-notebooks env
 

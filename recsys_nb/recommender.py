@@ -272,6 +272,10 @@ class Recommender:
         """The embedding of ``item_id`` (float32, unit length). KeyError for unknown ids."""
         return self._vectors[self._index(item_id)].copy()
 
+    def item_matrix(self) -> np.ndarray:
+        """A copy of every item's embedding, (n_items, dim) float32, rows in ``item_ids`` order."""
+        return self._vectors.copy()
+
     @property
     def item_ids(self) -> np.ndarray:
         """All item ids, in the order of the embedding matrix."""
