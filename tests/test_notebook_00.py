@@ -1,0 +1,81 @@
+"""Notebook 00 (quickstart): a papermill run with non-default parameters, its failure mode for a
+missing title, and the list-comparison helper it uses."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from nbrun import run_notebook
+
+from recsys_nb.eventlog import EventLog
+from recsys_nb.widgets import list_changes
+
+NOTEBOOK = "00_quickstart.ipynb"
+
+
+@pytest.mark.notebook
+def test_quickstart_with_other_user_movies_and_ranks(tmp_path):
+    store = tmp_path / "store"
+    n = 6
+    watched = ["Toy Story", "Finding Nemo", "Shrek"]
+    rec = run_notebook(
+        NOTEBOOK, tmp_path, USER="bob", WATCHED=watched, N=n, FAVORITE_RANK=2, REJECT_RANK=1,
+        STORE_DIR=str(store),
+    )
+    assert rec["user"] == "bob"
+    assert rec["n_watched"] == len(watched) and rec["n"] == n
+    assert rec["model_id"].startswith("svd64-")  # "default" is the collaborative SVD
+    # FAVORITE_RANK=2: the favorite is not the top recommendation, and it pulled the interest in.
+    assert rec["favorite"] != rec["top_before"]
+    assert rec["favorite_cos_after"] > rec["favorite_cos_before"] + 0.01
+    assert 0 <= rec["overlap_after_favorite"] <= n
+    # Not interested: the item's cosine to the interest fell, it left the list, others came in.
+    assert rec["rejected_score_after"] < rec["rejected_score_before"] - 0.01
+    assert rec["rejected_in_list_after"] is False
+    assert rec["new_after_reject"] >= 1
+    assert rec["overlap_after_reject"] == n - rec["new_after_reject"]
+    assert rec["dropped_others"] == rec["new_after_reject"] - 1
+    assert rec["sources"] == ["interest"]
+    assert -1.0 <= rec["new_cos_to_rejected"] <= 1.0
+    # The notebook used the store folder it was given: 3 views, 1 favorite, 1 not-interested.
+    log = EventLog(store / "events.sqlite")
+    try:
+        events = log.events()
+    finally:
+        log.close()
+    assert events["user_id"].astype(str).unique().tolist() == ["bob"]
+    assert events["kind"].tolist() == ["view"] * 3 + ["favorite", "not_interested"]
+
+
+@pytest.mark.notebook
+def test_quickstart_fails_clearly_on_a_missing_title(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook(NOTEBOOK, tmp_path, WATCHED=["Toy Story", "No Such Film Xyzzy"],
+                     STORE_DIR=str(tmp_path / "store"))
+    assert "ItemNotFoundError" in str(info.value)
+    assert "No Such Film Xyzzy" in str(info.value)
+    # It failed before building anything: the store folder was never created.
+    assert not (tmp_path / "store").exists()
+
+
+def _frame(ids: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"item_id": ids, "title": [f"Movie {i}" for i in ids],
+                         "year": pd.array([2000 + i for i in ids], dtype="Int64")})
+
+
+def test_list_changes_ranks_and_labels():
+    changes = list_changes(_frame([1, 2, 3, 4]), _frame([3, 1, 5, 2]))
+    assert changes["item_id"].tolist() == [3, 1, 5, 2, 4]  # new order first, then dropped
+    assert changes["change"].tolist() == ["up 2", "down 1", "new", "down 2", "dropped"]
+    assert changes["movie"].iloc[0] == "Movie 3 (2003)"
+    assert changes["rank_before"].isna().tolist() == [False, False, True, False, False]
+    assert changes["rank_after"].isna().tolist() == [False, False, False, False, True]
+    same = list_changes(_frame([1, 2]), _frame([1, 2]))
+    assert same["change"].tolist() == ["kept", "kept"]
+
+
+def test_list_changes_rejects_frames_without_ids():
+    with pytest.raises(ValueError, match="before lacks columns"):
+        list_changes(pd.DataFrame({"title": ["x"]}), _frame([1]))
