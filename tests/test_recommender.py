@@ -479,3 +479,11 @@ def test_recommend_mode_is_validated(rec):
         rec.recommend("x", mode="future")
     with pytest.raises(TypeError, match="window"):
         rec.recommend("x", window=5)
+
+
+def test_hybrid_embedding_builds_and_searches(small, tmp_path):
+    with Recommender.from_dataset(small, tmp_path / "h", embedding="hybrid", dim=16,
+                                  progress=False, cache_path=tmp_path / "c.sqlite") as r:
+        assert r.dim == 384 + 16 and r.model_id.startswith("hybrid")
+        hits = r.item_store.search("animated toys come to life", n=3)
+        assert len(hits) == 3 and hits["similarity"].between(-1, 1).all()

@@ -1,0 +1,143 @@
+"""Measure baselines and Recommender configurations on the full bundled MovieLens.
+
+Temporal per-user 80/20 split (``recsys_nb.evaluate.temporal_split``), seen (training) items
+excluded, metrics averaged over all evaluated users. The Recommender is measured through its
+public API (``from_dataset`` / the constructor, bulk ``ingest``, ``recommend``), so the numbers
+are the product's.
+
+    .venv/bin/python benchmarks/eval_configs.py                 # everything (~10 min, 2 cores)
+    .venv/bin/python benchmarks/eval_configs.py --quick         # baselines w/o EASE + 2 configs
+    .venv/bin/python benchmarks/eval_configs.py --out eval.csv  # also write the table
+
+Prints one row per model: recall/ndcg/hitrate@10/@50, mrr, coverage, and the time spent building
+the store, ingesting and recommending (ms per user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsys_nb.data import Dataset, load_movielens
+from recsys_nb.embeddings import ItemVectors, embed_items
+from recsys_nb.evaluate import BASELINES, Split, evaluate, evaluate_baselines, temporal_split
+from recsys_nb.recommender import Recommender
+from recsys_nb.store import StoreMismatchError, data_dir
+
+COLUMNS = ["model", "embedding", "dim", "alpha_view", "recall@10", "recall@50", "ndcg@10",
+           "ndcg@50", "hitrate@10", "hitrate@50", "mrr", "coverage@50", "users", "build_s",
+           "ingest_s", "recommend_s", "ms_per_user", "seconds", "note"]
+
+
+def factory(embedding: str, dim: int | None = None, drop_text_model: bool = False,
+            **params: Any):
+    """A ``(train_dataset, path) -> Recommender`` factory for one configuration.
+
+    ``dim=None`` goes through ``Recommender.from_dataset`` (the product path); an explicit
+    ``dim`` embeds with ``embed_items(..., dim=dim)`` and uses the public constructor, because
+    ``from_dataset`` does not take a dimension. ``drop_text_model`` builds the same item vectors
+    without their text-query model (free-text search off; recommendations are unaffected): the
+    workaround when the store refuses a hybrid space's query model (StoreMismatchError).
+    """
+    cache = data_dir() / "cache" / "embeddings.sqlite"
+
+    def make(ds: Dataset, path: Path) -> Recommender:
+        if dim is None and not drop_text_model:
+            return Recommender.from_dataset(ds, path, embedding=embedding, cache_path=cache,
+                                            progress=False, **params)
+        vecs = embed_items(ds.items, ds.events, embedding, cache_path=cache,
+                           dim=dim if dim else 64, progress=False)
+        if drop_text_model:
+            vecs = ItemVectors(vecs.model_id, vecs.item_ids, vecs.vectors, None)
+        popularity = ds.events["item_id"].value_counts(sort=True).index.tolist()
+        return Recommender(ds.items, vecs, path, popularity, **params)
+
+    return make
+
+
+def measure(split: Split, relevance: str, embedding: str, dim: int | None,
+            **params: Any) -> dict[str, Any]:
+    """One configuration's metrics row; a failing configuration becomes a row with its error."""
+    t = time.perf_counter()
+    label = f"recommender/{embedding}"
+    note = ""
+    try:
+        try:
+            row = evaluate(factory(embedding, dim, **params), split, relevance=relevance,
+                           name=label)
+        except StoreMismatchError as exc:
+            note = f"text model dropped ({exc.__class__.__name__} via from_dataset)"
+            print(f"{label}: {exc}; retrying without the text-query model", file=sys.stderr)
+            row = evaluate(factory(embedding, dim, drop_text_model=True, **params), split,
+                           relevance=relevance, name=label)
+    except Exception as exc:  # a benchmark reports every configuration, failed ones too
+        row, note = {"model": label}, f"ERROR {exc.__class__.__name__}: {exc}"
+    row.update(embedding=embedding, dim=dim if dim else "default", **params,
+               seconds=round(time.perf_counter() - t, 1), note=note)
+    return row
+
+
+def configs(quick: bool) -> list[dict[str, Any]]:
+    """The Recommender configurations to measure."""
+    if quick:
+        return [{"embedding": "collaborative", "alpha_view": 0.3},
+                {"embedding": "minilm", "alpha_view": 0.3}]
+    out: list[dict[str, Any]] = []
+    for alpha in (0.1, 0.3, 0.5):
+        out.append({"embedding": "minilm", "alpha_view": alpha})
+        for dim in (32, 64, 128):
+            out.append({"embedding": "collaborative", "dim": dim, "alpha_view": alpha})
+        out.append({"embedding": "hybrid", "alpha_view": alpha})
+    return out
+
+
+def run(split: Split, quick: bool, relevance: str) -> pd.DataFrame:
+    """Baselines, then every Recommender configuration; one tidy table."""
+    models = [m for m in BASELINES if not (quick and m == "ease")]
+    t0 = time.perf_counter()
+    base = evaluate_baselines(split, models=models, relevance=relevance)
+    print(f"baselines in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    rows = []
+    for cfg in configs(quick):
+        cfg = dict(cfg)
+        row = measure(split, relevance, cfg.pop("embedding"), cfg.pop("dim", None), **cfg)
+        rows.append(row)
+        print(f"{row['model']} dim={row['dim']} alpha_view={cfg['alpha_view']}: "
+              f"recall@50={row.get('recall@50', float('nan')):.4f} "
+              f"ndcg@10={row.get('ndcg@10', float('nan')):.4f} ({row['seconds']} s, "
+              f"{row.get('ms_per_user')} ms/user) {row['note']}", file=sys.stderr)
+    table = pd.concat([base, pd.DataFrame(rows)], ignore_index=True)
+    table = table[[c for c in COLUMNS if c in table.columns]]
+    # baselines have no embedding / store timings (and failed configurations no metrics):
+    # show "-" rather than NaN
+    filler = [c for c in table.columns if c != "model" and table[c].isna().any()]
+    return table.astype({c: object for c in filler}).fillna({c: "-" for c in filler})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print (and optionally save) the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="baselines w/o EASE + 2 configs")
+    ap.add_argument("--test-fraction", type=float, default=0.2)
+    ap.add_argument("--min-events", type=int, default=5)
+    ap.add_argument("--relevance", default="positive", choices=["positive", "all"])
+    ap.add_argument("--out", type=Path, help="write the table as CSV")
+    args = ap.parse_args(argv)
+    ds = load_movielens()
+    split = temporal_split(ds, test_fraction=args.test_fraction, min_events=args.min_events)
+    print(split, file=sys.stderr)
+    table = run(split, args.quick, args.relevance)
+    with pd.option_context("display.width", 200, "display.max_columns", 30,
+                           "display.float_format", "{:.4f}".format):
+        print(table.to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+
+
+if __name__ == "__main__":
+    main()
