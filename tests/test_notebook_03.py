@@ -48,7 +48,7 @@ def test_notebook_source_follows_the_conventions():
         names.append(stmt.targets[0].id)
     assert names == ["N_USERS", "MIN_EVENTS", "SEED", "TOP_N", "EMBEDDING", "STORE_DIR"]
     assert all("#" in line for line in tagged[0]["source"].splitlines())
-    assert nb["cells"][-1]["source"].strip() == "rec.close()"
+    assert "rec.close()" in nb["cells"][-1]["source"]  # how to release the store (commented)
 
 
 @pytest.mark.notebook
