@@ -694,6 +694,25 @@ class EventLog:
             row = self._db().execute(sql, _check_user_id(user_id)).fetchone()
         return int(row[0] or 0)
 
+    def user_summary(self) -> pd.DataFrame:
+        """One row per user: user_id (original type), last_seq, has_positive (any view or
+        favorite). One aggregate query: what a crash-repair check needs, without loading and
+        JSON-decoding every event (~0.1 s instead of ~1.2 s for 100k events)."""
+        sql = (
+            "SELECT user_id, user_id_type, MAX(seq), MAX(kind != 'not_interested') "
+            "FROM events GROUP BY user_id, user_id_type"
+        )
+        rows = self._db().execute(sql).fetchall()
+        return pd.DataFrame(
+            {
+                "user_id": pd.Series(
+                    [int(u) if t == "int" else u for u, t, _, _ in rows], dtype=object
+                ),
+                "last_seq": np.array([r[2] for r in rows], dtype=np.int64),
+                "has_positive": np.array([bool(r[3]) for r in rows], dtype=bool),
+            }
+        )
+
     def seen_items(self, user_id: int | str) -> set[int]:
         """Items the user viewed, favorited or marked not interested (to exclude from
         recommendations). One query on the (user_id, user_id_type, seq) index."""

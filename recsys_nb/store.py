@@ -275,7 +275,7 @@ class ItemStore:
           as many only when too few survive (up to ``n + len(exclude)``, which always suffices).
           On MovieLens (671 users) the 10th unseen item of a user's interest vector ranks at
           most 26th with MiniLM vectors; with collaborative ones median 19th, 95th percentile
-          64th, 453rd for the heaviest user (2,391 seen items: three searches);
+          64th, 453rd for the heaviest user (2,391 seen items);
         - if HNSW returns fewer rows than asked while the collection holds more (parts of its
           graph can be unreachable from some queries), the answer comes from an exact numpy
           search over the stored vectors instead;

@@ -597,3 +597,15 @@ def test_per_user_queries_use_the_user_index(log):
             "USING INDEX events_user_seq" in plan or "USING COVERING INDEX events_user_seq" in plan
         )
         assert "SCAN events" not in plan, plan
+
+
+def test_user_summary_is_last_seq_and_positivity_per_user(log):
+    log.append(1, 10, "view")
+    log.append("1", 11, "not_interested")
+    log.append(1, 12, "not_interested")
+    log.append("bob", 13, "favorite")
+    summary = log.user_summary().set_index("user_id")
+    assert summary.loc[1, "last_seq"] == 3 and bool(summary.loc[1, "has_positive"])
+    assert summary.loc["1", "last_seq"] == 2 and not bool(summary.loc["1", "has_positive"])
+    assert summary.loc["bob", "last_seq"] == 4
+    assert len(summary) == 3
