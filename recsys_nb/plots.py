@@ -511,3 +511,141 @@ def plot_genre_similarity(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right", ncol=min(3, len(genres)))
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 06: evaluation report — comparison bars, sweeps and ablations with baseline lines.
+
+
+def _check_columns_present(table: Any, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}; it has {list(table.columns)}")
+
+
+def _baseline_lines(
+    ax: Any, baselines: Any, spans: Sequence[tuple[float, float]] | None = None
+) -> None:
+    """Dashed horizontal lines, one per baseline; ``baselines`` maps name -> value (or a list of
+    values, one per span, when ``spans`` gives each metric group's x range)."""
+    import matplotlib.pyplot as plt
+
+    if not baselines:
+        return
+    styles = ["--", ":", "-.", (0, (5, 1))]
+    greys = plt.get_cmap("Greys")
+    for j, (name, value) in enumerate(baselines.items()):
+        color = greys(0.55 + 0.4 * j / max(1, len(baselines) - 1))
+        style = styles[j % len(styles)]
+        if spans is None:
+            ax.axhline(float(value), color=color, linestyle=style, linewidth=1.3, label=name)
+            continue
+        values = list(np.atleast_1d(value))
+        if len(values) != len(spans):
+            raise ValueError(f"baseline {name!r} has {len(values)} values for {len(spans)} groups")
+        for k, ((lo, hi), v) in enumerate(zip(spans, values, strict=True)):
+            ax.hlines(float(v), lo, hi, color=color, linestyle=style, linewidth=1.3,
+                      label=name if k == 0 else None)
+
+
+def plot_metric_bars(
+    table: Any,
+    metrics: Sequence[str],
+    label: str = "model",
+    baselines: Any = None,
+    ax: Any = None,
+) -> Any:
+    """Grouped bars (one group per metric, one bar per row) with baseline lines across each group.
+
+    Args:
+        table: one row per configuration (e.g. per embedding), with ``label`` and ``metrics``.
+        baselines: ``{name: baseline row}`` where each row (dict or Series) holds the same
+            metrics; drawn as dashed lines over each metric's group, so a bar below a line is a
+            configuration that loses to that baseline.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_columns_present(table, [label, *metrics], "table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    n = len(table)
+    width = 0.8 / max(n, 1)
+    x = np.arange(len(metrics))
+    for k, (_, row) in enumerate(table.iterrows()):
+        bars = ax.bar(x + (k - (n - 1) / 2) * width, [row[m] for m in metrics], width,
+                      label=str(row[label]))
+        ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
+    spans = [(xi - 0.42, xi + 0.42) for xi in x]
+    _baseline_lines(ax, {name: [float(row[m]) for m in metrics]
+                         for name, row in (baselines or {}).items()}, spans)
+    ax.set_xticks(x, list(metrics))
+    ax.set_ylabel("mean over evaluated users")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_sweep(
+    sweep: Any,
+    x: str,
+    metric: str,
+    baselines: Any = None,
+    mark: float | None = None,
+    ax: Any = None,
+    logx: bool = False,
+    legend: bool = True,
+) -> Any:
+    """One metric against one swept parameter, with horizontal baseline lines.
+
+    Args:
+        sweep: one row per value of ``x`` (sorted here), with a ``metric`` column.
+        baselines: ``{name: value}``: drawn as dashed horizontal lines (e.g. popularity, EASE,
+            or the configuration without the technique).
+        mark: the default value of ``x``, drawn as a dotted vertical line.
+        legend: draw the legend (off for all but one panel of a grid of sweeps).
+    """
+    import matplotlib.pyplot as plt
+
+    _check_columns_present(sweep, [x, metric], "sweep")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    rows = sweep.sort_values(x)
+    ax.plot(rows[x], rows[metric], marker="o", color="tab:blue", label=metric)
+    _baseline_lines(ax, baselines)
+    if mark is not None:
+        ax.axvline(float(mark), color="tab:blue", linestyle=":", linewidth=1,
+                   label=f"default {x} = {mark:g}")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def plot_ablation(
+    table: Any, on: str = "on", off: str = "off", label: str = "technique", ax: Any = None
+) -> Any:
+    """Horizontal paired bars: each technique with (``on``) and without it (``off``).
+
+    The text at the end of each pair is the difference on - off, so the sign of every technique's
+    effect reads at a glance.
+    """
+    import matplotlib.pyplot as plt
+
+    _check_columns_present(table, [label, on, off], "table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.6 * len(table) + 1.5))
+    y = np.arange(len(table))
+    on_v = table[on].to_numpy(dtype=np.float64)
+    off_v = table[off].to_numpy(dtype=np.float64)
+    ax.barh(y - 0.2, on_v, 0.4, label="with the technique", color="tab:blue")
+    ax.barh(y + 0.2, off_v, 0.4, label="without it", color="tab:gray")
+    for yi, a, b in zip(y, on_v, off_v, strict=True):
+        ax.text(max(a, b), yi, f"  {a - b:+.3f}", va="center", fontsize=8)
+    ax.set_yticks(y, [str(v) for v in table[label]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(1e-9, float(np.nanmax([on_v.max(initial=0), off_v.max(initial=0)]))) * 1.25)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
