@@ -3,6 +3,7 @@
 #   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs)
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
 #   make bench  speed benchmarks: ours vs baselines, side by side
+#   make report the FULL evaluation report (notebook 06 on all users, full grids; ~4 min) -> HTML
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lab bench lint clean-notebooks env
+.PHONY: run test lab bench report lint clean-notebooks env
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,14 @@ test: lint
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+report: $(STAMP)
+	mkdir -p build/notebooks build/reports
+	$(BIN)/papermill --no-progress-bar --kernel python3 --cwd notebooks -p FULL True \
+	  notebooks/06_evaluation_and_tuning.ipynb build/notebooks/06_evaluation_and_tuning_full.ipynb
+	$(BIN)/jupyter nbconvert --to html --log-level WARN --output-dir build/reports \
+	  build/notebooks/06_evaluation_and_tuning_full.ipynb
+	@echo "Full report: $(CURDIR)/build/reports/06_evaluation_and_tuning_full.html"
 
 bench: $(STAMP)
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
