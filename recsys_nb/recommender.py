@@ -50,6 +50,9 @@ KINDS = ("view", "favorite", "not_interested")
 #: What ``embedding="default"`` means: collaborative (SVD) item vectors learned from the events.
 #: Measured in notebook 06: text (MiniLM) vectors recall far less on MovieLens than learned ones.
 DEFAULT_EMBEDDING = "collaborative"
+#: Size of the collaborative (SVD) item vectors. Measured by `make report` (all 669 scored users):
+#: Recall@50 0.195 / NDCG@10 0.104 at 32-d vs 0.182 / 0.097 at 64-d and 0.156 / 0.089 at 128-d.
+DEFAULT_DIM = 32
 DEFAULT_PARAMS = {"alpha_view": 0.3, "alpha_favorite": 0.5, "not_interested_factor": 0.3}
 
 
@@ -184,7 +187,7 @@ class Recommender:
         cache_path: str | Path | None = None,
         progress: bool = True,
         lock_timeout: float = 0.0,
-        dim: int = 64,
+        dim: int = DEFAULT_DIM,
         seed: int = 0,
         text_weight: float = 0.3,
         **params: Any,

@@ -24,7 +24,7 @@ def test_quickstart_with_other_user_movies_and_ranks(tmp_path):
     )
     assert rec["user"] == "bob"
     assert rec["n_watched"] == len(watched) and rec["n"] == n
-    assert rec["model_id"].startswith("svd64-")  # "default" is the collaborative SVD
+    assert rec["model_id"].startswith("svd32-")  # "default" is the collaborative SVD
     # FAVORITE_RANK=2: the favorite is not the top recommendation, and it pulled the interest in.
     assert rec["favorite"] != rec["top_before"]
     assert rec["favorite_cos_after"] > rec["favorite_cos_before"] + 0.01

@@ -65,7 +65,7 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
     assert rec["n_events"] == expected.n_events  # every event of the sample was ingested
     assert rec["profiles_written"] == n_users
     assert rec["n_items"] == ds.n_items
-    assert rec["dim"] == 64  # the default embedding: collaborative SVD, 64-d
+    assert rec["dim"] == 32  # the default embedding: collaborative SVD, 32-d
     # score = cosine similarity, recomputed with numpy; lists best first
     assert rec["score_max_abs_diff"] < 1e-5
     assert rec["scores_sorted_all"] is True
