@@ -37,3 +37,34 @@ def run_notebook(name: str, out_dir: Path, timeout: int = 600, **parameters: Any
         if env_backup is not None:
             os.environ["RECSYS_NB_DATA"] = env_backup
     return read_recorded(out)
+
+
+def check_conventions(name: str) -> tuple[Any, list[str]]:
+    """Assert the house conventions of ``notebooks/<name>`` and return (notebook, parameter names).
+
+    Committed clean (``python -m recsys_nb.nbclean`` leaves it unchanged), an H1 "NN ..." title
+    with "You will learn" in the first (markdown) cell, exactly one ``parameters`` cell holding
+    only assignments of literals, each line commented.
+    """
+    import ast
+    import json
+
+    import nbformat
+
+    from recsys_nb.nbclean import clean, dump
+
+    text = (NOTEBOOKS / name).read_text(encoding="utf-8")
+    assert dump(clean(json.loads(text))) == text, "run `python -m recsys_nb.nbclean` on it"
+    nb = nbformat.reads(text, as_version=4)
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    assert nb["cells"][0]["source"].startswith(f"# {name[:2]}")
+    assert "You will learn" in nb["cells"][0]["source"]
+    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1
+    names = []
+    for stmt in ast.parse(tagged[0]["source"]).body:
+        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+        ast.literal_eval(stmt.value)
+        names.append(stmt.targets[0].id)
+    assert all("#" in line for line in tagged[0]["source"].splitlines())
+    return nb, names

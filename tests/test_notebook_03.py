@@ -3,17 +3,12 @@ widget driven in-process against a real (small) Recommender."""
 
 from __future__ import annotations
 
-import ast
-import json
-
 import matplotlib
-import nbformat
 import numpy as np
 import pytest
-from nbrun import NOTEBOOKS, run_notebook
+from nbrun import check_conventions, run_notebook
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import plot_score_distribution, plot_scores_by_rank
 from recsys_nb.recommender import Recommender
 from recsys_nb.widgets import (
@@ -33,21 +28,8 @@ NOTEBOOK = "03_recommendations.ipynb"
 
 def test_notebook_source_follows_the_conventions():
     """Committed without outputs, one `parameters` cell of commented literals incl. STORE_DIR."""
-    text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
-    assert dump(clean(json.loads(text))) == text, "run `python -m recsys_nb.nbclean` on it"
-    nb = nbformat.reads(text, as_version=4)
-    assert nb["cells"][0]["cell_type"] == "markdown"
-    assert nb["cells"][0]["source"].startswith("# 03")
-    assert "You will learn" in nb["cells"][0]["source"]
-    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1
-    names = []
-    for stmt in ast.parse(tagged[0]["source"]).body:
-        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-        ast.literal_eval(stmt.value)
-        names.append(stmt.targets[0].id)
+    nb, names = check_conventions(NOTEBOOK)
     assert names == ["N_USERS", "MIN_EVENTS", "SEED", "TOP_N", "EMBEDDING", "STORE_DIR"]
-    assert all("#" in line for line in tagged[0]["source"].splitlines())
     assert "rec.close()" in nb["cells"][-1]["source"]  # how to release the store (commented)
 
 

@@ -4,21 +4,17 @@ reopening with another factor, overshoot, a closed service."""
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 
 import matplotlib
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbrun import NOTEBOOKS, run_notebook
+from nbrun import check_conventions, run_notebook
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
-from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import plot_factor_sweep, plot_strategy_bars, plot_subtraction_curves
 from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender
 from recsys_nb.widgets import not_interested_panel, subtraction_preview
@@ -39,22 +35,9 @@ def _after(cos: float, factor: float) -> float:
 
 def test_notebook_source_follows_the_conventions():
     """Committed without outputs, one `parameters` cell of commented literals incl. STORE_DIR."""
-    text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
-    assert dump(clean(json.loads(text))) == text, "run `python -m recsys_nb.nbclean` on it"
-    nb = nbformat.reads(text, as_version=4)
-    assert nb["cells"][0]["cell_type"] == "markdown"
-    assert nb["cells"][0]["source"].startswith("# 04")
-    assert "You will learn" in nb["cells"][0]["source"]
-    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1
-    names = []
-    for stmt in ast.parse(tagged[0]["source"]).body:
-        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-        ast.literal_eval(stmt.value)
-        names.append(stmt.targets[0].id)
+    nb, names = check_conventions(NOTEBOOK)
     assert names == ["N_USERS", "MIN_EVENTS", "TEST_FRACTION", "SEED", "FACTOR", "TOP_N", "K",
                      "STORE_DIR"]
-    assert all("#" in line for line in tagged[0]["source"].splitlines())
     assert "rec.close()" in nb["cells"][-1]["source"]
 
 

@@ -5,19 +5,15 @@ and the plotting helpers it uses."""
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 import numbers
 
 import matplotlib
-import nbformat
 import pandas as pd
 import pytest
-from nbrun import NOTEBOOKS, run_notebook
+from nbrun import NOTEBOOKS, check_conventions, run_notebook
 from papermill.exceptions import PapermillExecutionError
 
-from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import plot_ablation, plot_metric_bars, plot_sweep
 from recsys_nb.recommender import DEFAULT_EMBEDDING, DEFAULT_PARAMS
 
@@ -31,23 +27,11 @@ METRIC_WORDS = ("recall", "ndcg", "hitrate", "coverage", "mrr")
 def test_notebook_source_follows_the_conventions():
     """Committed without outputs, one `parameters` cell of commented literals incl. FULL/STORE_DIR,
     no package default repeated in it."""
-    text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
-    assert dump(clean(json.loads(text))) == text, "run `python -m recsys_nb.nbclean` on it"
-    nb = nbformat.reads(text, as_version=4)
-    assert nb["cells"][0]["cell_type"] == "markdown"
-    assert nb["cells"][0]["source"].startswith("# 06")
-    assert "You will learn" in nb["cells"][0]["source"]
-    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1
-    names = []
-    for stmt in ast.parse(tagged[0]["source"]).body:
-        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-        ast.literal_eval(stmt.value)
-        names.append(stmt.targets[0].id)
+    nb, names = check_conventions(NOTEBOOK)
     assert names == ["FULL", "N_USERS", "MIN_EVENTS", "TEST_FRACTION", "K", "EMBEDDINGS", "DIMS",
                      "ALPHA_VIEW_GRID", "ALPHA_FAVORITE_GRID", "FACTOR_GRID", "WINDOW_GRID",
                      "COLD_START_EVENTS", "BASELINES", "TOLERANCE", "SEED", "STORE_DIR"]
-    assert all("#" in line for line in tagged[0]["source"].splitlines())
+    text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
     assert "ALPHA_VIEW =" not in text and "alpha_view=0.3" not in text  # defaults come from code
 
 
