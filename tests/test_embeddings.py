@@ -30,6 +30,8 @@ from recsys_nb.embeddings import (
     collaborative_model_id,
     embed_items,
     get_minilm,
+    sequence_item_embeddings,
+    sequence_model_id,
     svd_item_embeddings,
 )
 
@@ -489,6 +491,101 @@ def test_collaborative_model_id_is_a_stable_fingerprint():
     assert collaborative_model_id(events, 32, 0).startswith("svd32-")
 
 
+# ---- sequence (item2vec as a matrix) ----------------------------------------------------------
+
+
+def paired_sequence_events(n_users: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Every user watches ALL of items 100..139, in a random order of the pairs (100, 101),
+    (102, 103), ..., the two items of a pair always one after the other. Who-watched-what is the
+    same for everybody (nothing for an SVD to learn); only the ORDER says which items go together.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(n_users):
+        order = rng.permutation(20)
+        items = [100 + 2 * p + k for p in order for k in (0, 1)]
+        rows += [(user, item, 4.0, 1_000_000 + t, "view") for t, item in enumerate(items)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp", "kind"])
+
+
+def test_sequence_vectors_learn_what_is_watched_next_to_what():
+    events = paired_sequence_events()
+    ids = np.arange(100, 140)
+    vecs = sequence_item_embeddings(events, ids, dim=20, seed=0)
+    assert vecs.shape == (40, 20) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -2)
+    partner = ids ^ 1  # 100 <-> 101, 102 <-> 103, ...
+    assert np.array_equal(ids[sims.argmax(axis=1)], partner)
+    # the same events in another row order, or with timestamps shifted, give the same vectors
+    again = sequence_item_embeddings(events.sample(frac=1, random_state=3), ids, dim=20, seed=0)
+    np.testing.assert_allclose(again, vecs, atol=1e-5)
+    # the order is what it learns: the same watches in a shuffled time order lose the pairs
+    shuffled = events.assign(
+        timestamp=np.random.default_rng(1).permutation(events["timestamp"].to_numpy()))
+    other = sequence_item_embeddings(shuffled, ids, dim=20, seed=0)
+    o = other @ other.T
+    np.fill_diagonal(o, -2)
+    assert (ids[o.argmax(axis=1)] == partner).mean() < 0.5
+
+
+def test_sequence_vectors_fill_cold_items_and_ignore_not_interested():
+    events, items = two_taste_events(), two_taste_items()
+    vecs = sequence_item_embeddings(events, items["item_id"], dim=4, seed=0, items=items)
+    assert vecs.shape == (42, 4) and np.isfinite(vecs).all()
+    genre_a = vecs[:20].mean(axis=0)  # item 140 (genre A, no events): the genre's centroid
+    np.testing.assert_allclose(vecs[40], genre_a / np.linalg.norm(genre_a), atol=1e-5)
+    sims = vecs[:40] @ vecs[:40].T
+    block = np.arange(40) < 20
+    same = sims[np.equal.outer(block, block)].mean()
+    across = sims[~np.equal.outer(block, block)].mean()
+    assert same > across + 0.3, (same, across)
+    without = sequence_item_embeddings(events[events["kind"] != "not_interested"],
+                                       items["item_id"], dim=4, seed=0, items=items)
+    np.testing.assert_allclose(without, vecs, atol=1e-6)
+
+
+def test_sequence_vectors_reject_bad_settings_naming_the_fix():
+    events = two_taste_events()
+    ids = np.arange(100, 142)
+    with pytest.raises(ValueError, match=r"dim=40 must be smaller than the number of items that "
+                                         r"co-occur within 5 events of one user \(40\)"):
+        sequence_item_embeddings(events, ids, dim=40)
+    with pytest.raises(ValueError, match="window=0 must be a positive integer"):
+        sequence_item_embeddings(events, ids, dim=4, window=0)
+    with pytest.raises(ValueError, match="cds=0 must be in"):
+        sequence_item_embeddings(events, ids, dim=4, cds=0)
+    with pytest.raises(ValueError, match="power=nan must be a finite number"):
+        sequence_item_embeddings(events, ids, dim=4, power=float("nan"))
+    with pytest.raises(ValueError, match="lacks a timestamp column"):
+        sequence_item_embeddings(events.drop(columns="timestamp"), ids, dim=4)
+    with pytest.raises(ValueError, match="duplicates"):
+        sequence_item_embeddings(events, [100, 100, 101], dim=2)
+
+
+def test_sequence_model_id_depends_on_the_order_of_events():
+    events = two_taste_events()
+    model_id = sequence_model_id(events, 64, 0)
+    assert re.fullmatch(r"seq64w5-[0-9a-f]{8}", model_id)
+    assert sequence_model_id(events.sample(frac=1, random_state=2), 64, 0) == model_id
+    later = events.assign(timestamp=events["timestamp"][::-1].to_numpy())
+    assert sequence_model_id(later, 64, 0) != model_id
+    assert sequence_model_id(events, 64, 0, window=3) != model_id
+
+
+def test_blend_is_the_mean_of_sequence_and_svd_cosines():
+    items, events = two_taste_items(), two_taste_events()
+    blend = embed_items(items, events, "blend", dim=4, seed=0)
+    seq = sequence_item_embeddings(events, items["item_id"], dim=4, seed=0, items=items)
+    svd = svd_item_embeddings(events, items["item_id"], dim=4, seed=0, items=items, power=0.5)
+    assert blend.vectors.shape == (42, 8) and blend.text_model is None
+    assert blend.model_id == (f"blend-{sequence_model_id(events, 4, 0)}"
+                              f"+{collaborative_model_id(events, 4, 0, power=0.5)}")
+    np.testing.assert_allclose(blend.vectors @ blend.vectors.T,
+                               0.5 * seq @ seq.T + 0.5 * svd @ svd.T, atol=1e-5)
+
+
 # ---- embed_items ------------------------------------------------------------------------------
 
 
@@ -529,8 +626,10 @@ def test_embed_items_errors_name_the_fix():
     items = two_taste_items()
     with pytest.raises(ValueError, match=r"embedding='bert' is unknown; use one of \['minilm'"):
         embed_items(items, None, "bert")
-    assert EMBEDDING_NAMES == ("minilm", "collaborative", "hybrid")
+    assert EMBEDDING_NAMES == ("minilm", "collaborative", "hybrid", "blend")
     with pytest.raises(ValueError, match="pass events"):
         embed_items(items, None, "collaborative")
+    with pytest.raises(ValueError, match="pass events"):
+        embed_items(items, None, "blend")
     with pytest.raises(ValueError, match=r"text_weight=1.5 is outside \(0, 1\)"):
         embed_items(items, two_taste_events(), "hybrid", text_weight=1.5)
