@@ -16,6 +16,7 @@ model id and dimension in its metadata, and opening it with another model is an 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -173,8 +174,26 @@ def _item_metadata(row: pd.Series) -> dict[str, Any]:
     return meta
 
 
+def prior_id(prior: pd.Series) -> str:
+    """``"pop-<8 hex>"``: fingerprint of a popularity prior (item id -> value), order-free."""
+    frame = pd.DataFrame({"item_id": prior.index.to_numpy(dtype=np.int64),
+                          "p": prior.to_numpy(dtype=np.float64)})
+    hashes = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    return f"pop-{hashlib.sha256(hashes.tobytes()).hexdigest()[:8]}"
+
+
 class ItemStore:
     """The items collection of one embedding model: add, look up, find neighbours, search by text.
+
+    With a popularity ``prior`` (item id -> ``p`` in [0, 1]), each item is stored as the unit
+    vector ``x = [e, p, sqrt(1 - p**2)] / sqrt(2)`` (``dim + 2`` numbers) and a query ``v`` with
+    weight ``beta`` is sent as ``q = [v, beta, 0]``. Then
+    ``cos(q, x) = (v . e + beta * p) / (sqrt(2) * sqrt(1 + beta**2))``: Chroma's own cosine
+    ranking IS the ranking by ``cosine(v, e) + beta * p`` over the whole catalogue, so the
+    prior needs no re-ranking of a truncated candidate list (re-ranking Chroma's top 500 lost
+    0.05 Recall@50 on MovieLens, ``benchmarks/tune_default.py best``). Vectors going in and out
+    (:meth:`add_items`, :meth:`get_vectors`, :meth:`query`) are the plain ``dim``-d ones; the
+    collection is keyed ``<model_id>+pop-<fingerprint of the prior>``.
 
     Args:
         client: a Chroma client (``get_client()``).
@@ -183,6 +202,8 @@ class ItemStore:
         text_model: optional callable ``texts -> (n, dim)`` used by :meth:`search`; it must have the
             same ``id`` as ``model_id`` (or ``"<model_id>/..."``, a query model of that space)
             when it has one.
+        prior: optional popularity prior, a Series item id -> value in [0, 1] (items missing
+            from it get 0); see above.
     """
 
     def __init__(
@@ -191,6 +212,7 @@ class ItemStore:
         model_id: str,
         dim: int,
         text_model: Callable[[Sequence[str]], np.ndarray] | None = None,
+        prior: pd.Series | None = None,
     ) -> None:
         text_id = getattr(text_model, "id", model_id) if text_model is not None else model_id
         # "<model_id>/text-query" is a query-side model of that space (the hybrid's text part).
@@ -203,7 +225,14 @@ class ItemStore:
         self.model_id = model_id
         self.dim = int(dim)
         self.text_model = text_model
-        self.collection = open_collection(client, ITEMS_PREFIX, model_id, self.dim, "items")
+        self.prior = None if prior is None else _check_prior(prior)
+        if self.prior is None:
+            self.collection = open_collection(client, ITEMS_PREFIX, model_id, self.dim, "items")
+        else:
+            self.collection = open_collection(
+                client, ITEMS_PREFIX, f"{model_id}+{prior_id(self.prior)}", self.dim + 2, "items"
+            )
+        self._stored_dim = self.dim if self.prior is None else self.dim + 2
 
     def __repr__(self) -> str:
         return f"ItemStore({self.collection.name!r}, model={self.model_id!r}, items={self.count()})"
@@ -225,6 +254,8 @@ class ItemStore:
             dup = items.loc[items["item_id"].duplicated(), "item_id"].head(3).tolist()
             raise ValueError(f"duplicate item ids {dup}: each item must appear once")
         arr = check_matrix(vectors, len(items), self.dim, "item vectors")
+        if self.prior is not None:
+            arr = self._augment_items(arr, items["item_id"].to_numpy(dtype=np.int64))
         ids = [str(int(i)) for i in items["item_id"]]
         docs = [str(t) for t in items["text"]] if "text" in items.columns else None
         metas = [_item_metadata(row) for _, row in items.iterrows()]
@@ -256,12 +287,38 @@ class ItemStore:
                 f"unknown item id(s) {unknown[:5]} (of {len(unknown)}) in collection "
                 f"{self.collection.name!r}; use ids from the dataset's items"
             )
-        return np.asarray([by_id[i] for i in wanted], dtype=np.float32)
+        rows = np.asarray([by_id[i] for i in wanted], dtype=np.float32)
+        if self.prior is not None:  # the item's own vector: the first dim numbers, times sqrt 2
+            rows = rows[:, : self.dim] * np.float32(np.sqrt(2.0))
+        return rows
+
+    def _augment_items(self, unit_or_not: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """``[e, p, sqrt(1 - p**2)] / sqrt(2)`` per row (``e`` normalized): unit rows."""
+        e = unit_or_not / np.linalg.norm(unit_or_not, axis=1, keepdims=True)
+        p = self.prior.reindex(item_ids).fillna(0.0).to_numpy(dtype=np.float64)
+        out = np.hstack([e, p[:, None], np.sqrt(1.0 - p**2)[:, None]]) / np.sqrt(2.0)
+        return out.astype(np.float32)
+
+    def _query_vector(self, vec: np.ndarray, weight: float) -> tuple[np.ndarray, float]:
+        """(what Chroma is asked with, factor turning Chroma's cosine into the score)."""
+        if self.prior is None:
+            return vec, 1.0
+        unit = vec[0].astype(np.float64) / np.linalg.norm(vec[0])
+        q = np.concatenate([unit, [weight, 0.0]])[None, :].astype(np.float32)
+        return q, float(np.sqrt(2.0) * np.sqrt(1.0 + weight**2))
 
     def query(
-        self, vector: np.ndarray, n: int = 10, exclude: Sequence[int] = ()
+        self,
+        vector: np.ndarray,
+        n: int = 10,
+        exclude: Sequence[int] = (),
+        popularity_weight: float = 0.0,
     ) -> pd.DataFrame:
         """Cosine top-``n`` items for a query vector, skipping ``exclude``; best first.
+
+        ``similarity`` is the cosine of ``vector`` and the item's vector, plus
+        ``popularity_weight * p`` when the store has a popularity prior (``p`` in [0, 1], see
+        the class docstring); ``popularity_weight`` must be 0 for a store without one.
 
         Returns exactly ``n`` rows when at least ``n`` items are not excluded (fewer otherwise),
         never an excluded id. How exclusion stays fast (measured, 9k items x 384-d, see
@@ -285,9 +342,11 @@ class ItemStore:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer number of items")
         vec = check_matrix(np.asarray(vector).reshape(1, -1), 1, self.dim, "query vector")
-        kept = self._top_unexcluded(vec, int(n), _exclusion_set(exclude))
+        weight = _check_weight(popularity_weight, self.prior is not None)
+        q, scale = self._query_vector(vec, weight)
+        kept = self._top_unexcluded(q, int(n), _exclusion_set(exclude))
         ids = [i for i, _ in kept]
-        return _query_frame(ids, self._metadata(ids), [s for _, s in kept])
+        return _query_frame(ids, self._metadata(ids), [s * scale for _, s in kept])
 
     def _top_unexcluded(
         self, vec: np.ndarray, n: int, excluded: set[int]
@@ -344,7 +403,7 @@ class ItemStore:
         cached = self.__dict__.get("_vector_cache")
         if cached is None or len(cached[0]) != total:
             got = self.collection.get(include=["embeddings"])
-            rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, self.dim)
+            rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, self._stored_dim)
             rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             cached = (np.array([int(i) for i in got["ids"]], dtype=np.int64), rows)
             self.__dict__["_vector_cache"] = cached
@@ -364,7 +423,8 @@ class ItemStore:
         return [cache.get(i, {}) for i in item_ids]
 
     def similar_items(self, item_id: int, n: int = 10) -> pd.DataFrame:
-        """The ``n`` items most similar to ``item_id`` (itself excluded), with cosine similarity."""
+        """The ``n`` items most similar to ``item_id`` (itself excluded), with cosine similarity
+        (no popularity prior: item-to-item neighbours)."""
         vector = self.get_vectors([item_id])[0]
         return self.query(vector, n=n, exclude=[item_id])
 
@@ -379,6 +439,38 @@ class ItemStore:
             )
         vector = np.asarray(self.text_model([text]))[0]
         return self.query(vector, n=n)
+
+
+def _check_prior(prior: pd.Series) -> pd.Series:
+    """A popularity prior as float64 indexed by int item id; values must be finite, in [0, 1]."""
+    if not isinstance(prior, pd.Series):
+        raise TypeError(f"prior must be a pandas Series item_id -> [0, 1], got {type(prior)}")
+    values = prior.to_numpy(dtype=np.float64)
+    bad = ~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"prior of item {prior.index[k]} is {values[k]}; every value must be in [0, 1] "
+            "(e.g. log1p(count) / max log1p(count), see recommender.popularity_prior)"
+        )
+    if prior.index.duplicated().any():
+        raise ValueError("prior lists an item twice; pass one value per item id")
+    return pd.Series(values, index=prior.index.astype(np.int64))
+
+
+def _check_weight(weight: float, has_prior: bool) -> float:
+    """A finite popularity weight >= 0; > 0 only when the store was built with a prior."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
+        raise TypeError(f"popularity_weight={weight!r} must be a number >= 0, e.g. 0.65")
+    weight = float(weight)
+    if not (np.isfinite(weight) and weight >= 0.0):
+        raise ValueError(f"popularity_weight={weight!r} must be a finite number >= 0, e.g. 0.65")
+    if weight > 0 and not has_prior:
+        raise ValueError(
+            f"popularity_weight={weight} needs a store built with a popularity prior "
+            "(ItemStore(..., prior=...)); pass popularity_weight=0 for this one"
+        )
+    return weight
 
 
 #: Extra rows the first search of :meth:`ItemStore.query` over-fetches when excluding (searches up

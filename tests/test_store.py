@@ -194,3 +194,81 @@ def test_unreachable_server_is_explained(monkeypatch):
     monkeypatch.setenv("CHROMA_PORT", "1")
     with pytest.raises(ConnectionError, match="127.0.0.1:1"):
         get_client()
+
+
+# ---- popularity prior folded into the stored vectors -------------------------------------------
+
+
+@pytest.fixture
+def with_prior(tmp_path):
+    rng = np.random.default_rng(3)
+    items, vecs = make_items(300, rng)
+    counts = rng.integers(0, 500, size=300)
+    prior = pd.Series(np.log1p(counts) / np.log1p(counts).max(), index=items["item_id"])
+    s = ItemStore(get_client(tmp_path / "chroma"), "test-model", DIM, prior=prior)
+    s.add_items(items, vecs)
+    return s, items, vecs, prior.to_numpy()
+
+
+def test_prior_store_ranks_by_cosine_plus_weighted_prior_exactly(with_prior):
+    s, items, vecs, p = with_prior
+    ids = items["item_id"].to_numpy()
+    rng = np.random.default_rng(4)
+    for beta in (0.0, 0.65, 2.0):
+        overlaps = []
+        for _ in range(10):
+            q = rng.normal(size=DIM).astype(np.float32)
+            q /= np.linalg.norm(q)
+            want = vecs @ q + beta * p
+            got = s.query(q, n=10, popularity_weight=beta)
+            # the score is the cosine plus the weighted prior, not Chroma's raw cosine
+            np.testing.assert_allclose(
+                got["similarity"].to_numpy(), want[got["item_id"].to_numpy() - 100], atol=1e-5)
+            top = ids[np.argsort(-want, kind="stable")[:10]]
+            overlaps.append(len(set(top) & set(got["item_id"])) / 10)
+        assert np.mean(overlaps) >= 0.95, (beta, overlaps)
+    # a large weight makes it a popularity ranking
+    got = s.query(vecs[0], n=5, popularity_weight=1000.0)
+    assert got["item_id"].tolist() == ids[np.argsort(-(vecs @ vecs[0] + 1000 * p))[:5]].tolist()
+
+
+def test_prior_store_keeps_plain_vectors_and_pure_cosine_neighbours(with_prior):
+    s, items, vecs, _ = with_prior
+    np.testing.assert_allclose(s.get_vectors([100, 250]), vecs[[0, 150]], atol=1e-6)
+    res = s.similar_items(100, n=10)
+    want = np.argsort(-(vecs @ vecs[0]))[1:11] + 100
+    assert len(set(res["item_id"]) & set(want)) >= 9
+    np.testing.assert_allclose(res["similarity"], vecs[res["item_id"] - 100] @ vecs[0], atol=1e-5)
+    assert s.collection.metadata["dim"] == DIM + 2
+    assert s.collection.metadata["model_id"].startswith("test-model+pop-")
+
+
+def test_prior_store_is_keyed_by_the_prior(with_prior, tmp_path):
+    s, items, vecs, p = with_prior
+    client = s.client
+    same = ItemStore(client, "test-model", DIM, prior=pd.Series(p, index=items["item_id"]))
+    assert same.collection.name == s.collection.name and same.count() == 300
+    other = ItemStore(client, "test-model", DIM, prior=pd.Series(p[::-1], index=items["item_id"]))
+    assert other.collection.name != s.collection.name and other.count() == 0
+    plain = ItemStore(client, "test-model", DIM)
+    assert plain.collection.name not in (s.collection.name, other.collection.name)
+
+
+def test_prior_and_weight_errors_name_the_value(with_prior, tmp_path):
+    s, items, vecs, p = with_prior
+    client = get_client(tmp_path / "other")
+    bad = pd.Series([0.5, 1.5], index=[1, 2])
+    with pytest.raises(ValueError, match=r"prior of item 2 is 1.5; every value must be in \[0, 1"):
+        ItemStore(client, "m", DIM, prior=bad)
+    with pytest.raises(ValueError, match="prior of item 1 is nan"):
+        ItemStore(client, "m", DIM, prior=pd.Series([np.nan], index=[1]))
+    with pytest.raises(TypeError, match="prior must be a pandas Series"):
+        ItemStore(client, "m", DIM, prior=[0.1, 0.2])
+    for weight in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="popularity_weight=.* must be a finite number >= 0"):
+            s.query(vecs[0], n=3, popularity_weight=weight)
+    plain = ItemStore(client, "m", DIM)
+    plain.add_items(items, vecs)
+    with pytest.raises(ValueError, match="needs a store built with a popularity prior"):
+        plain.query(vecs[0], n=3, popularity_weight=0.5)
+    assert len(plain.query(vecs[0], n=3, popularity_weight=0)) == 3
