@@ -26,7 +26,7 @@ import pandas as pd
 from recsys_nb.data import Dataset, load_movielens
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.evaluate import BASELINES, Split, evaluate, evaluate_baselines, temporal_split
-from recsys_nb.recommender import Recommender
+from recsys_nb.recommender import DEFAULT_PARAMS, Recommender, item_counts
 from recsys_nb.store import StoreMismatchError, data_dir
 
 COLUMNS = ["model", "embedding", "dim", "alpha_view", "recall@10", "recall@50", "ndcg@10",
@@ -54,8 +54,7 @@ def factory(embedding: str, dim: int | None = None, drop_text_model: bool = Fals
                            dim=dim if dim else 64, progress=False)
         if drop_text_model:
             vecs = ItemVectors(vecs.model_id, vecs.item_ids, vecs.vectors, None)
-        popularity = ds.events["item_id"].value_counts(sort=True).index.tolist()
-        return Recommender(ds.items, vecs, path, popularity, **params)
+        return Recommender(ds.items, vecs, path, item_counts(ds.events), **params)
 
     return make
 
@@ -84,10 +83,16 @@ def measure(split: Split, relevance: str, embedding: str, dim: int | None,
 
 def configs(quick: bool) -> list[dict[str, Any]]:
     """The Recommender configurations to measure."""
-    if quick:
-        return [{"embedding": "collaborative", "alpha_view": 0.3},
-                {"embedding": "minilm", "alpha_view": 0.3}]
-    out: list[dict[str, Any]] = []
+    av = DEFAULT_PARAMS["alpha_view"]
+    if quick:  # the package default (from_dataset) and plain SVD vectors without the prior
+        return [{"embedding": "default", "alpha_view": av},
+                {"embedding": "collaborative", "alpha_view": av, "popularity_weight": 0.0}]
+    out: list[dict[str, Any]] = [
+        {"embedding": "default", "alpha_view": av},
+        {"embedding": "blend", "alpha_view": av, "popularity_weight": 0.0},
+        {"embedding": "collaborative", "alpha_view": av},
+        {"embedding": "collaborative", "alpha_view": av, "popularity_weight": 0.0},
+    ]
     for alpha in (0.1, 0.3, 0.5):
         out.append({"embedding": "minilm", "alpha_view": alpha})
         for dim in (32, 64, 128):

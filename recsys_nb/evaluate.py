@@ -821,9 +821,12 @@ def evaluate(
 def _exact_ranking(
     rec: Any, users: np.ndarray, split: Split, k: int, fallback: np.ndarray
 ) -> np.ndarray:
-    """Exact cosine top-``k`` of each user's interest vector, training items excluded."""
+    """Exact top-``k`` of each user's interest vector (cosine, plus the recommender's popularity
+    prior when it has one), training items excluded."""
     item_ids = np.asarray(rec.item_ids, dtype=np.int64)
     matrix = np.stack([rec.item_vector(int(i)) for i in item_ids]).astype(np.float64)
+    prior_term = float(getattr(rec, "prior_weight", 0.0)) * (
+        rec.item_prior() if hasattr(rec, "item_prior") else np.zeros(len(item_ids)))
     col = pd.Index(item_ids)
     out = fallback.copy()
     rows, vecs = [], []
@@ -836,7 +839,7 @@ def _exact_ranking(
     if rows:
         seen = [col.get_indexer(s) for s in split.seen(users[rows])]
         seen = [c[c >= 0] for c in seen]
-        out[rows] = top_k(np.stack(vecs) @ matrix.T, k, seen, item_ids)
+        out[rows] = top_k(np.stack(vecs) @ matrix.T + prior_term, k, seen, item_ids)
     return out
 
 
@@ -868,9 +871,10 @@ SWEEP_SPACE: dict[str, tuple[Callable[[Any], bool], str]] = {
     "alpha_view": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "alpha_favorite": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "not_interested_factor": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "popularity_weight": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "embedding": (
-        lambda v: v in ("default", "minilm", "collaborative", "hybrid"),
-        "one of 'default', 'minilm', 'collaborative', 'hybrid'",
+        lambda v: v in ("default", "minilm", "collaborative", "hybrid", "blend"),
+        "one of 'default', 'minilm', 'collaborative', 'hybrid', 'blend'",
     ),
     "dim": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
     "text_weight": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),

@@ -17,6 +17,10 @@ Every event updates the user's interest vector with the seed's math (``recsys_nb
 
 Recommendations are a cosine top-N search in Chroma with the interest vector, seen items (viewed,
 favorited or marked not interested) excluded. A user without a vector gets the most popular items.
+With item counts (``from_dataset`` passes them), the search ranks by
+``cosine + popularity_weight * p`` where ``p = log1p(count) / max log1p(count)`` is a popularity
+prior folded into the stored item vectors (``ItemStore``), still one Chroma query: among items
+equally close to your interest, the ones many people watch are the safer bet.
 """
 
 from __future__ import annotations
@@ -47,13 +51,32 @@ from recsys_nb.store import (
 )
 
 KINDS = ("view", "favorite", "not_interested")
-#: What ``embedding="default"`` means: collaborative (SVD) item vectors learned from the events.
-#: Measured in notebook 06: text (MiniLM) vectors recall far less on MovieLens than learned ones.
-DEFAULT_EMBEDDING = "collaborative"
-#: Size of the collaborative (SVD) item vectors. Measured by `make report` (all 669 scored users):
-#: Recall@50 0.195 / NDCG@10 0.104 at 32-d vs 0.182 / 0.097 at 64-d and 0.156 / 0.089 at 128-d.
-DEFAULT_DIM = 32
-DEFAULT_PARAMS = {"alpha_view": 0.3, "alpha_favorite": 0.5, "not_interested_factor": 0.3}
+#: What ``embedding="default"`` means: "blend" item vectors learned from the events (sequence +
+#: SVD, ``embeddings.embed_items``). Measured in notebook 06 (`make report`): text (MiniLM)
+#: vectors recall far less on MovieLens than learned ones, and blend beats plain SVD.
+DEFAULT_EMBEDDING = "blend"
+#: Size of the learned item vectors per embedding when ``from_dataset(dim=None)``. Collaborative
+#: SVD (power 1), measured by `make report`: Recall@50 0.195 at 32-d vs 0.182 at 64-d and 0.156 at
+#: 128-d; "blend" uses 64 + 64 (benchmarks/tune_default.py).
+DEFAULT_DIMS = {"collaborative": 32, "hybrid": 32, "blend": 64}
+DEFAULT_DIM = DEFAULT_DIMS[DEFAULT_EMBEDDING]
+DEFAULT_PARAMS = {"alpha_view": 0.25, "alpha_favorite": 0.45, "not_interested_factor": 0.1,
+                  "popularity_weight": 0.65}
+
+
+def item_counts(events: pd.DataFrame) -> pd.Series:
+    """Events per item (any kind), most popular first: what ``from_dataset`` passes on."""
+    return events["item_id"].value_counts(sort=True)
+
+
+def popularity_prior(counts: pd.Series) -> pd.Series:
+    """``log1p(count) / max log1p(count)`` per item: the prior in [0, 1] recommendations add.
+
+    The log keeps blockbusters from swamping taste: 10x the views is not 10x the prior.
+    """
+    logs = np.log1p(np.maximum(counts.to_numpy(dtype=np.float64), 0.0))
+    top = logs.max() if len(logs) else 0.0
+    return pd.Series(logs / top if top > 0 else np.zeros_like(logs), index=counts.index)
 
 
 class OvershootWarning(UserWarning):
@@ -101,6 +124,36 @@ def _check_factor(value: float) -> float:
     return value
 
 
+def _default_dim(embedding: str, dataset: Dataset) -> int:
+    """``DEFAULT_DIMS[embedding]``, lowered (with a warning) when the dataset is too small for it:
+    learned vectors need fewer dimensions than users and items with events."""
+    dim = DEFAULT_DIMS.get(embedding, DEFAULT_DIM)
+    if embedding == "minilm":
+        return dim
+    positive = dataset.events[dataset.events["kind"] != "not_interested"]
+    positive = positive[positive["item_id"].isin(dataset.items["item_id"])]
+    feasible = min(positive["user_id"].nunique(), positive["item_id"].nunique()) - 1
+    if 1 <= feasible < dim:
+        warnings.warn(
+            f"only {positive['user_id'].nunique()} users and {positive['item_id'].nunique()} "
+            f"items with events: using dim={feasible} instead of {dim} for {embedding!r} item "
+            "vectors (pass dim= to choose)",
+            UserWarning,
+            stacklevel=3,
+        )
+        return feasible
+    return dim
+
+
+def _check_popularity_weight(value: float) -> float:
+    value = float(value)
+    if not (value >= 0.0) or not np.isfinite(value):
+        raise ValueError(
+            f"popularity_weight={value} must be a finite number >= 0; pass e.g. 0.65 (0 = off)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class _Replayed:
     vectors: dict[str, np.ndarray]  # final vector per user key (users left cold are absent)
@@ -118,9 +171,13 @@ class Recommender:
         item_vectors: the items' embeddings (``recsys_nb.embeddings.embed_items``).
         path: folder holding the embedded Chroma store (``chroma/``) and the event log
             (``events.sqlite``).
-        popularity: item ids, most popular first (the cold-start answer).
+        popularity: a Series item id -> event count (:func:`item_counts`): the cold-start answer
+            (most popular first) and the popularity prior; or item ids, most popular first (the
+            cold-start answer only: no prior, ``popularity_weight`` has no effect).
         alpha_view, alpha_favorite: EMA weights of views and favorites, in (0, 1].
         not_interested_factor: how far a not-interested pushes away, >= 0.
+        popularity_weight: weight of the popularity prior in the ranking, finite >= 0 (0 = pure
+            cosine). The counts are a snapshot taken when the store is built.
         lock_timeout: seconds to wait for another process to close an embedded store.
     """
 
@@ -129,16 +186,18 @@ class Recommender:
         items: pd.DataFrame,
         item_vectors: ItemVectors,
         path: str | Path,
-        popularity: Sequence[int] = (),
+        popularity: pd.Series | Sequence[int] = (),
         *,
         alpha_view: float = DEFAULT_PARAMS["alpha_view"],
         alpha_favorite: float = DEFAULT_PARAMS["alpha_favorite"],
         not_interested_factor: float = DEFAULT_PARAMS["not_interested_factor"],
+        popularity_weight: float = DEFAULT_PARAMS["popularity_weight"],
         lock_timeout: float = 0.0,
     ) -> None:
         self.alpha_view = _check_alpha("alpha_view", alpha_view)
         self.alpha_favorite = _check_alpha("alpha_favorite", alpha_favorite)
         self.not_interested_factor = _check_factor(not_interested_factor)
+        self.popularity_weight = _check_popularity_weight(popularity_weight)
         self.path = Path(path)
         self.model_id = item_vectors.model_id
         self.dim = int(item_vectors.vectors.shape[1])
@@ -146,7 +205,18 @@ class Recommender:
         self._item_ids = np.asarray(item_vectors.item_ids, dtype=np.int64)
         self._row = {int(i): r for r, i in enumerate(self._item_ids)}
         self.items = items.set_index("item_id", drop=False).loc[self._item_ids]
+        prior = None
+        if isinstance(popularity, pd.Series):  # counts: order by count, and the prior
+            counts = popularity[popularity.index.isin(self._item_ids)]
+            counts = counts.sort_values(ascending=False, kind="stable")
+            prior = popularity_prior(counts)
+            popularity = counts.index
         self._popular = [int(i) for i in popularity if int(i) in self._row]
+        # Without counts the prior is off: the store holds plain vectors.
+        self._prior_weight = self.popularity_weight if prior is not None else 0.0
+        self._prior = np.zeros(len(self._item_ids))
+        if prior is not None:
+            self._prior = prior.reindex(self._item_ids).fillna(0.0).to_numpy(dtype=np.float64)
         # Cold-start score: popularity rank scaled to (0, 1], 1.0 for the most popular item.
         self._popular_score = {
             i: 1.0 - r / len(self._popular) for r, i in enumerate(self._popular)
@@ -157,7 +227,7 @@ class Recommender:
         try:
             self.client = get_client(self.path / "chroma")
             self.item_store = ItemStore(
-                self.client, self.model_id, self.dim, item_vectors.text_model
+                self.client, self.model_id, self.dim, item_vectors.text_model, prior=prior
             )
             if self.item_store.count() != len(self._item_ids):
                 self.item_store.add_items(self.items.reset_index(drop=True), self._vectors)
@@ -187,7 +257,7 @@ class Recommender:
         cache_path: str | Path | None = None,
         progress: bool = True,
         lock_timeout: float = 0.0,
-        dim: int = DEFAULT_DIM,
+        dim: int | None = None,
         seed: int = 0,
         text_weight: float = 0.3,
         **params: Any,
@@ -202,13 +272,15 @@ class Recommender:
         Args:
             dataset: items and events (``recsys_nb.data.load_movielens()``).
             path: store folder; default ``data/store`` (``RECSYS_NB_DATA`` moves ``data``).
-            embedding: "default" (= ``DEFAULT_EMBEDDING``), "collaborative", "minilm", "hybrid".
+            embedding: "default" (= ``DEFAULT_EMBEDDING``), "blend", "collaborative", "minilm",
+                "hybrid".
             cache_path: embedding cache file; default ``data/cache/embeddings.sqlite``.
             progress: show a progress bar while embedding.
             lock_timeout: seconds to wait when another process has the embedded store open.
-            dim, seed: size and random seed of the collaborative (SVD) item vectors.
+            dim, seed: size (default ``DEFAULT_DIMS[embedding]``) and random seed of the learned
+                item vectors (collaborative, blend, the hybrid's collaborative part).
             text_weight: share of the text cosine in the "hybrid" embedding.
-            **params: alpha_view, alpha_favorite, not_interested_factor.
+            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight.
         """
         unknown = set(params) - set(DEFAULT_PARAMS)
         if unknown:
@@ -217,11 +289,13 @@ class Recommender:
             )
         name = DEFAULT_EMBEDDING if embedding == "default" else embedding
         cache = Path(cache_path) if cache_path else data_dir() / "cache" / "embeddings.sqlite"
+        if dim is None:
+            dim = _default_dim(name, dataset)
         item_vectors = embed_items(
             dataset.items, dataset.events, name, cache_path=cache, progress=progress,
             dim=dim, seed=seed, text_weight=text_weight,
         )
-        popularity = dataset.events["item_id"].value_counts(sort=True).index.tolist()
+        popularity = item_counts(dataset.events)
         return cls(
             dataset.items,
             item_vectors,
@@ -236,7 +310,8 @@ class Recommender:
         return (
             f"Recommender(model={self.model_id!r}, items={len(self._item_ids)}, "
             f"alpha_view={self.alpha_view}, alpha_favorite={self.alpha_favorite}, "
-            f"not_interested_factor={self.not_interested_factor}, store={where})"
+            f"not_interested_factor={self.not_interested_factor}, "
+            f"popularity_weight={self._prior_weight}, store={where})"
         )
 
     def close(self) -> None:
@@ -281,6 +356,28 @@ class Recommender:
     def item_matrix(self) -> np.ndarray:
         """A copy of every item's embedding, (n_items, dim) float32, rows in ``item_ids`` order."""
         return self._vectors.copy()
+
+    def item_prior(self) -> np.ndarray:
+        """Each item's popularity prior ``p`` in [0, 1] (``item_ids`` order); zeros without one."""
+        return self._prior.copy()
+
+    @property
+    def prior_weight(self) -> float:
+        """The popularity weight recommendations use: ``popularity_weight``, or 0 when the
+        recommender was built without item counts (no prior)."""
+        return self._prior_weight
+
+    def score_items(self, query: np.ndarray) -> np.ndarray:
+        """Exact ranking scores of every item for a query vector, ``item_ids`` order:
+        ``cosine(query, item) + prior_weight * prior`` -- what :meth:`recommend` ranks by
+        (Chroma's search is approximate; this is the exact reference, e.g. for evaluation)."""
+        q = np.asarray(query, dtype=np.float64).reshape(-1)
+        if q.shape != (self.dim,) or not np.isfinite(q).all() or not np.linalg.norm(q) > 0:
+            raise ValueError(
+                f"query must be a finite, non-zero vector of dimension {self.dim}; got shape "
+                f"{np.asarray(query).shape}"
+            )
+        return self._vectors @ (q / np.linalg.norm(q)) + self._prior_weight * self._prior
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -448,8 +545,9 @@ class Recommender:
     ) -> pd.DataFrame:
         """Top-``n`` items for the user, best first.
 
-        Columns: item_id, title, year, genres, score (cosine similarity to the query vector;
-        for cold-start answers the popularity rank scaled to (0, 1]), source ("interest",
+        Columns: item_id, title, year, genres, score (cosine similarity to the query vector plus
+        ``popularity_weight`` times the item's popularity prior; for cold-start answers the
+        popularity rank scaled to (0, 1]), source ("interest",
         "predicted" or "popular"). Items the user viewed, favorited or marked not interested are
         never returned when ``exclude_seen``. Users without a vector (unknown or cold) get
         popular items.
@@ -472,7 +570,9 @@ class Recommender:
         query, source = profile[0], "interest"
         if mode == "predicted":
             query, source = self.predict_interest(user_id, **momentum), "predicted"
-        result = self.item_store.query(query, n=int(n), exclude=seen)
+        result = self.item_store.query(
+            query, n=int(n), exclude=seen, popularity_weight=self._prior_weight
+        )
         # in place (rename would copy the frame)
         result.columns = ["score" if c == "similarity" else c for c in result.columns]
         result["source"] = source

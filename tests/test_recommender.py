@@ -17,7 +17,13 @@ import pytest
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.recommender import OvershootWarning, Recommender
+from recsys_nb.embeddings import embed_items
+from recsys_nb.recommender import (
+    DEFAULT_PARAMS,
+    OvershootWarning,
+    Recommender,
+    item_counts,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -193,14 +199,18 @@ def test_recommend_is_cosine_top_n_without_seen_items(rec, small):
     assert not set(top["item_id"]) & set(hist["item_id"])
     assert top["score"].is_monotonic_decreasing
     v = rec.interest(user)
-    cos = np.array([rec.item_vector(i) @ v for i in top["item_id"]])
-    np.testing.assert_allclose(top["score"].to_numpy(), cos, atol=1e-4)
+    # score = cosine + popularity_weight * prior (from_dataset passes item counts)
+    assert rec.prior_weight == rec.popularity_weight > 0
+    prior = dict(zip(rec.item_ids, rec.item_prior(), strict=True))
+    assert 0 <= min(prior.values()) and max(prior.values()) == 1.0
+    want = np.array([rec.item_vector(i) @ v + rec.prior_weight * prior[i]
+                     for i in top["item_id"]])
+    np.testing.assert_allclose(top["score"].to_numpy(), want, atol=1e-4)
     # exact check against numpy over all unseen items (HNSW may differ slightly)
     seen = np.isin(rec.item_ids, hist["item_id"].to_numpy())
-    exact = vectors.cosine_top_n(v, rec._vectors, 10, exclude=seen)
-    exact_ids = set(rec.item_ids[exact[0]]) if isinstance(exact, tuple) else set()
-    if exact_ids:
-        assert len(exact_ids & set(top["item_id"])) >= 9
+    scores = np.where(seen, -np.inf, rec.score_items(v))
+    exact_ids = set(rec.item_ids[np.argsort(-scores, kind="stable")[:10]])
+    assert len(exact_ids & set(top["item_id"])) >= 9
     with_seen = rec.recommend(user, n=10, exclude_seen=False)
     assert with_seen["score"].iloc[0] >= top["score"].iloc[0]
 
@@ -388,10 +398,8 @@ def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
         # every item vector is findable too (the HNSW index is intact)
         some = r.item_ids[:25]
         for i in some:
-            hit = r.item_store.collection.query(
-                query_embeddings=[r.item_vector(int(i)).tolist()], n_results=10
-            )
-            assert str(int(i)) in hit["ids"][0]  # (items with equal vectors may tie)
+            hit = r.item_store.query(r.item_vector(int(i)), n=10)
+            assert int(i) in hit["item_id"].tolist()  # (items with equal vectors may tie)
 
 
 def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
@@ -487,3 +495,55 @@ def test_hybrid_embedding_builds_and_searches(small, tmp_path):
         assert r.dim == 384 + 16 and r.model_id.startswith("hybrid")
         hits = r.item_store.search("animated toys come to life", n=3)
         assert len(hits) == 3 and hits["similarity"].between(-1, 1).all()
+
+
+# ---- the default configuration: blend vectors and the popularity prior -------------------------
+
+
+def test_default_embedding_is_blend_with_the_popularity_prior(small, tmp_path):
+    with pytest.warns(UserWarning, match=r"only 40 users .*using dim=39 instead of 64"):
+        r = Recommender.from_dataset(small, tmp_path / "d", progress=False)
+    with r:
+        assert r.model_id.startswith("blend-seq39w5-") and r.dim == 78
+        assert r.popularity_weight == DEFAULT_PARAMS["popularity_weight"] == r.prior_weight
+        counts = item_counts(small.events)
+        prior = dict(zip(r.item_ids, r.item_prior(), strict=True))
+        top = counts.index[0]
+        assert prior[top] == 1.0
+        least = counts.index[-1]
+        assert prior[least] == pytest.approx(np.log1p(counts.iloc[-1]) / np.log1p(counts.iloc[0]))
+        user = small.users[0]
+        r.ingest(small.events[small.events["user_id"] == user])
+        got = r.recommend(user, n=10)
+        scores = r.score_items(r.interest(user))
+        np.testing.assert_allclose(
+            got["score"], scores[pd.Index(r.item_ids).get_indexer(got["item_id"])], atol=1e-4)
+
+
+def test_popularity_weight_zero_is_pure_cosine_and_ids_only_means_no_prior(small, tmp_path):
+    with build(small, tmp_path / "a", popularity_weight=0.0) as r:
+        user = small.users[1]
+        r.ingest(small.events[small.events["user_id"] == user])
+        v = r.interest(user)
+        got = r.recommend(user, n=5)
+        np.testing.assert_allclose(
+            got["score"], [r.item_vector(i) @ v for i in got["item_id"]], atol=1e-4)
+    vecs = embed_items(small.items, small.events, "collaborative", dim=16, progress=False)
+    ids_only = item_counts(small.events).index.tolist()
+    with Recommender(small.items, vecs, tmp_path / "b", ids_only) as r:
+        assert r.popularity_weight == DEFAULT_PARAMS["popularity_weight"]
+        assert r.prior_weight == 0.0 and not r.item_prior().any()
+        assert r.recommend("nobody", n=3)["item_id"].tolist() == ids_only[:3]
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf")])
+def test_bad_popularity_weight_names_the_value(small, tmp_path, bad):
+    with pytest.raises(ValueError, match=r"popularity_weight=.* must be a finite number >= 0"):
+        build(small, tmp_path / "x", popularity_weight=bad)
+    assert not (tmp_path / "x" / "events.sqlite").exists()  # nothing was created
+
+
+def test_score_items_rejects_bad_queries(rec):
+    for bad in (np.zeros(rec.dim), np.full(rec.dim, np.nan), np.ones(rec.dim + 1)):
+        with pytest.raises(ValueError, match=f"finite, non-zero vector of dimension {rec.dim}"):
+            rec.score_items(bad)
