@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/bench_recommend.py [--users 40] [--repeats 20] [--fresh]``
 
-For each embedding (``--embeddings``, default collaborative and minilm; the 3 ms target is about
-MiniLM's 384-d vectors) the script builds (or reuses) a Recommender over all of MovieLens
+For each embedding (``--embeddings``, default "default" (blend, 128-d) and minilm; the 3 ms target
+is about MiniLM's 384-d vectors) the script builds (or reuses) a Recommender over all of MovieLens
 (9,066 items) under ``data/bench/recommend-<embedding>``, ingests the 100,004 events with
 ``rec.ingest`` (all 671 profiles), then times, for users from the lightest to the heaviest history,
 interleaved so machine load hits every row alike:
@@ -14,8 +14,11 @@ interleaved so machine load hits every row alike:
 - the previous approach: one Chroma query over-fetching ``n + len(seen)`` rows with metadata;
 - raw Chroma top-10 for the interest vector, no exclusion (the floor);
 - Chroma with a ``where={"item_id": {"$nin": seen}}`` filter;
-- numpy exact: ``recsys_nb.vectors.cosine_top_n`` over the in-memory item matrix with the seen rows
-  excluded.
+- numpy exact: ``Recommender.score_items`` (cosine + popularity_weight * prior, what recommend
+  ranks by) over the in-memory item matrix with the seen rows excluded.
+
+The raw Chroma rows send the query as the store does (``[v, popularity_weight, 0]`` against the
+stored ``[e, p, sqrt(1 - p**2)] / sqrt(2)``, see ``ItemStore``), so they rank the same way.
 
 The baselines time the search call only (inputs prepared beforehand); "ours" times everything a
 caller waits for. It also prints HNSW recall@10 of ours against numpy exact (both excluding seen
@@ -109,13 +112,16 @@ def numpy_path(
     """The other way to stay under budget: search the recommender's in-memory item matrix
     exactly with numpy (Chroma then only stores), reusing the store's metadata cache and frame
     builder. Same columns as ``recommend``."""
-    from recsys_nb import store, vectors
+    from recsys_nb import store
 
     vector = rec._profile(user)[0]
     rows = np.fromiter((row_of[i] for i in cached_seen), dtype=np.int64, count=len(cached_seen))
-    idx, scores = vectors.cosine_top_n(vector, matrix, N, exclude=rows, assume_unit=True)
+    scores = rec.score_items(vector)
+    scores[rows] = -np.inf
+    idx = np.argpartition(-scores, N)[:N]
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
     ids = item_ids[idx].tolist()
-    result = store._query_frame(ids, rec.item_store._metadata(ids), scores.tolist())
+    result = store._query_frame(ids, rec.item_store._metadata(ids), scores[idx].tolist())
     result.columns = ["item_id", "title", "year", "genres", "score"]
     result["source"] = "interest"
     return result
@@ -133,7 +139,7 @@ def old_overfetch(collection: Any, vector: np.ndarray, seen: set[int], n: int) -
 
 def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) -> None:
     """Build/reuse the store for one embedding, time every method, print the table."""
-    from recsys_nb import store, vectors
+    from recsys_nb import store
 
     root = Path(args.store) if args.store else _default_root()
     rec, ingest_s = open_ingested(dataset, embedding, root, args.fresh)
@@ -146,18 +152,20 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
         inputs = {}
         for u in users:
             seen = rec.log.seen_items(u)
+            v = rec.interest(u).astype(np.float32)
             inputs[u] = {
-                "vector": rec.interest(u).astype(np.float32),
+                "vector": v,
+                # what ItemStore sends to Chroma (the prior's extra coordinates included)
+                "q": rec.item_store._query_vector(v[None, :], rec.prior_weight)[0][0],
                 "seen": seen,
                 "seen_list": sorted(seen),
                 "seen_rows": np.array(sorted(row_of[i] for i in seen), dtype=np.int64),
             }
 
         def exact(u: int) -> list[int]:
-            idx, _ = vectors.cosine_top_n(
-                inputs[u]["vector"], matrix, N, exclude=inputs[u]["seen_rows"], assume_unit=True
-            )
-            return [int(rec.item_ids[i]) for i in idx]
+            scores = rec.score_items(inputs[u]["vector"])
+            scores[inputs[u]["seen_rows"]] = -np.inf
+            return [int(rec.item_ids[i]) for i in np.argsort(-scores, kind="stable")[:N]]
 
         methods: dict[str, Callable[[int], object]] = {
             "ours: rec.recommend(user, n=10)": lambda u: rec.recommend(u, n=N),
@@ -173,15 +181,15 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
             ),
             "  part: EventLog.seen_items(user) (SQLite)": lambda u: rec.log.seen_items(u),
             "previous: over-fetch n+len(seen) w/ metadata": lambda u: old_overfetch(
-                col, inputs[u]["vector"], inputs[u]["seen"], N
+                col, inputs[u]["q"], inputs[u]["seen"], N
             ),
             "Chroma raw top-10, no exclusion": lambda u: col.query(
-                query_embeddings=inputs[u]["vector"][None, :],
+                query_embeddings=inputs[u]["q"][None, :],
                 n_results=N,
                 include=["metadatas", "distances"],
             ),
             "Chroma $nin where filter": lambda u: col.query(
-                query_embeddings=inputs[u]["vector"][None, :],
+                query_embeddings=inputs[u]["q"][None, :],
                 n_results=N,
                 where={"item_id": {"$nin": inputs[u]["seen_list"]}},
                 include=["metadatas", "distances"],
@@ -220,7 +228,7 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
             violations += len(set(ours) & inputs[u]["seen"])
             truth = exact(u)
             recalls.append(len(set(ours) & set(truth)) / N)
-            scores = matrix @ inputs[u]["vector"]
+            scores = rec.score_items(inputs[u]["vector"])
             # Items with equal vectors (collaborative: movies rated by the same few users) tie
             # exactly; any of them is a correct answer, so also count hits up to ties.
             tenth = min(scores[row_of[i]] for i in truth)
@@ -301,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         "--slow-repeats", type=int, default=5, help="repeats for the slow rows ($nin, previous)"
     )
     parser.add_argument(
-        "--embeddings", default="collaborative,minilm", help="comma-separated embedding names"
+        "--embeddings", default="default,minilm", help="comma-separated embedding names"
     )
     parser.add_argument("--store", default=None, help="stores folder (default data/bench)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffled call order")

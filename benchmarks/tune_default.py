@@ -14,6 +14,10 @@ configuration, so many item-vector and ranking variants can be compared.
 
 Numbers are exact-search numbers; Chroma's HNSW top-50 recall vs exact is ~0.99, so the product
 can be marginally lower.
+
+The ``compare`` group's PROPOSED row (sequence + SVD "blend" vectors, popularity prior 0.65, alphas
+.25/.45) became the package default; through the product (``benchmarks/eval_configs.py --quick``)
+it measures Recall@50 0.2815 / NDCG@10 0.1579, the same as this replica's 0.2815 / 0.1579.
 """
 
 from __future__ import annotations
@@ -328,7 +332,8 @@ def run_config(
 
 
 def check(b: Bench) -> list[dict[str, Any]]:
-    """The product's configurations (eval_configs: .201/.108 at 32-d, .188/.100 at 64-d)."""
+    """Plain SVD item vectors without a prior, the package default before "blend" (eval_configs
+    measured .201/.108 at 32-d, .188/.100 at 64-d with alphas .3/.5, factor .3)."""
     rows = []
     for dim in (32, 64):
         items = svd_item_embeddings(b.split.train, b.item_ids, dim=dim, items=b.split.items)
