@@ -608,8 +608,10 @@ class Recommender:
           ``normalize(a2 + weight * (a2 - a1))``; ``weight=1`` is the seed, ``< 1`` is damped.
         - ``"recent"``: the mean of the window (no extrapolation; a short-memory profile).
         - ``"time_weighted"``: a mean weighted by ``0.5 ** (age / half_life)`` with age in
-          events (newest = 0; ``half_life`` defaults to ``window / 2``), plus momentum
-          ``weight * (recent-weighted - uniform mean)``.
+          events (newest = 0; ``half_life`` defaults to half the events in the window), plus
+          momentum ``weight * (recent-weighted - uniform mean)``.
+
+        The math is :func:`recsys_nb.vectors.predict_from_window`.
 
         Fallback: with fewer than ``min_events`` positive events in the window (new users) the
         prediction is the stored interest vector, unchanged. A prediction that cancels also
@@ -626,7 +628,7 @@ class Recommender:
             raise ValueError(f"min_events={min_events!r} must be an int >= 2")
         if not (np.isfinite(weight) and weight >= 0):
             raise ValueError(f"weight={weight!r} must be a finite number >= 0 (seed: 1.0)")
-        if method not in ("momentum", "recent", "time_weighted"):
+        if method not in vectors.MOMENTUM_METHODS:
             raise ValueError(
                 f"method={method!r} is unknown; use 'momentum', 'recent' or 'time_weighted'"
             )
@@ -636,19 +638,8 @@ class Recommender:
         rows = [self._row[i] for i in hist["item_id"] if int(i) in self._row]
         if len(rows) < min_events:
             return current
-        items = self._vectors[rows]
         try:
-            if method == "momentum":
-                return vectors.predict_momentum(items, weight=weight)
-            if method == "recent":
-                return vectors.average(items)
-            age = np.arange(len(rows) - 1, -1, -1, dtype=np.float64)
-            hl = float(half_life) if half_life is not None else len(rows) / 2
-            if not hl > 0:
-                raise ValueError(f"half_life={half_life!r} must be > 0")
-            recent = vectors.average(items, weights=0.5 ** (age / hl)).astype(np.float64)
-            uniform = vectors.average(items).astype(np.float64)
-            return vectors.normalize(recent + weight * (recent - uniform))
+            return vectors.predict_from_window(self._vectors[rows], method, weight, half_life)
         except vectors.DegenerateVectorError:
             return current
 

@@ -913,6 +913,52 @@ def predict_momentum(
     return (p / norm).astype(STORE_DTYPE)
 
 
+#: How :func:`predict_from_window` (and ``Recommender.predict_interest``) extrapolate a window.
+MOMENTUM_METHODS = ("momentum", "recent", "time_weighted")
+
+
+def predict_from_window(
+    window: ArrayLike,
+    method: str = "momentum",
+    weight: float = 1.0,
+    half_life: float | None = None,
+) -> np.ndarray:
+    """The predicted interest from the last positive items of a history (oldest first).
+
+    The math of ``Recommender.predict_interest`` once the window is read from the event log
+    (without its fallbacks; the caller decides them):
+
+    - ``"momentum"``: ``normalize(a2 + weight * (a2 - a1))``, ``a1``/``a2`` the means of the
+      older/newer half (:func:`predict_momentum`; ``weight=1`` is the seed, ``< 1`` damped);
+    - ``"recent"``: the mean of the window (no extrapolation);
+    - ``"time_weighted"``: ``r`` = mean weighted by ``0.5 ** (age / half_life)`` (age in events,
+      newest 0; ``half_life`` defaults to half the window's length), ``u`` = the plain mean,
+      ``normalize(r + weight * (r - u))``.
+
+    Raises:
+        ValueError: an unknown method, ``half_life <= 0``, fewer than 2 rows, a bad weight.
+        DegenerateVectorError: the prediction cancels (callers fall back to the current vector).
+    """
+    if method not in MOMENTUM_METHODS:
+        raise ValueError(f"method={method!r} is unknown; use one of {list(MOMENTUM_METHODS)}")
+    items = np.asarray(window)
+    if method == "momentum":
+        return predict_momentum(items, weight=weight)
+    if method == "recent":
+        return average(items)
+    n = items.shape[0]
+    hl = float(half_life) if half_life is not None else n / 2
+    if not hl > 0:
+        raise ValueError(f"half_life={half_life!r} must be > 0, e.g. half the window")
+    w = float(weight)
+    if not (np.isfinite(w) and w >= 0):
+        raise ValueError(f"weight={weight!r} must be a finite number >= 0; the seed uses 1.0")
+    age = np.arange(n - 1, -1, -1, dtype=np.float64)
+    recent = average(items, weights=0.5 ** (age / hl)).astype(np.float64)
+    uniform = average(items).astype(np.float64)
+    return normalize(recent + w * (recent - uniform))
+
+
 # --------------------------------------------------------------------------------------------
 # similarity and exact search
 # --------------------------------------------------------------------------------------------
