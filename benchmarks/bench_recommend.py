@@ -95,7 +95,8 @@ def proposed(rec: Recommender, user: int, cached_seen: set[int]) -> pd.DataFrame
     items from an in-memory per-user set (embedded mode: this process is the only writer), and
     the result's columns renamed in place instead of ``rename`` copying the frame."""
     profile = rec._profile(user)
-    result = rec.item_store.query(profile[0], n=N, exclude=cached_seen)
+    result = rec.item_store.query(profile[0], n=N, exclude=cached_seen,
+                                  popularity_weight=rec.prior_weight)
     result.columns = ["item_id", "title", "year", "genres", "score"]
     result["source"] = "interest"
     return result
@@ -177,7 +178,8 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
                 rec, matrix, item_ids, row_of, u, inputs[u]["seen"]
             ),
             "  part: ItemStore.query(v, 10, exclude=seen)": lambda u: rec.item_store.query(
-                inputs[u]["vector"], N, exclude=inputs[u]["seen"]
+                inputs[u]["vector"], N, exclude=inputs[u]["seen"],
+                popularity_weight=rec.prior_weight,
             ),
             "  part: EventLog.seen_items(user) (SQLite)": lambda u: rec.log.seen_items(u),
             "previous: over-fetch n+len(seen) w/ metadata": lambda u: old_overfetch(
