@@ -7,6 +7,7 @@ are the product's.
 
     .venv/bin/python benchmarks/eval_configs.py                 # everything (~10 min, 2 cores)
     .venv/bin/python benchmarks/eval_configs.py --quick         # baselines w/o EASE + 2 configs
+    .venv/bin/python benchmarks/eval_configs.py --ablation      # the default, one part changed
     .venv/bin/python benchmarks/eval_configs.py --out eval.csv  # also write the table
 
 Prints one row per model: recall/ndcg/hitrate@10/@50, mrr, coverage, and the time spent building
@@ -29,7 +30,8 @@ from recsys_nb.evaluate import BASELINES, Split, evaluate, evaluate_baselines, t
 from recsys_nb.recommender import DEFAULT_PARAMS, Recommender, item_counts
 from recsys_nb.store import StoreMismatchError, data_dir
 
-COLUMNS = ["model", "embedding", "dim", "alpha_view", "recall@10", "recall@50", "ndcg@10",
+COLUMNS = ["model", "embedding", "dim", "alpha_view", "alpha_favorite",
+           "not_interested_factor", "popularity_weight", "recall@10", "recall@50", "ndcg@10",
            "ndcg@50", "hitrate@10", "hitrate@50", "mrr", "coverage@50", "users", "build_s",
            "ingest_s", "recommend_s", "ms_per_user", "seconds", "note"]
 
@@ -81,8 +83,22 @@ def measure(split: Split, relevance: str, embedding: str, dim: int | None,
     return row
 
 
-def configs(quick: bool) -> list[dict[str, Any]]:
+ABLATION: list[dict[str, Any]] = [  # through from_dataset: the default, one part changed
+    {"embedding": "default"},
+    {"embedding": "default", "popularity_weight": 0.0},
+    {"embedding": "default", "not_interested_factor": 0.0},
+    {"embedding": "default", "alpha_view": 0.3, "alpha_favorite": 0.5,
+     "not_interested_factor": 0.3},
+    {"embedding": "collaborative"},
+    {"embedding": "minilm"},
+    {"embedding": "minilm", "popularity_weight": 0.0},
+]
+
+
+def configs(quick: bool, ablation: bool = False) -> list[dict[str, Any]]:
     """The Recommender configurations to measure."""
+    if ablation:
+        return [{"alpha_view": DEFAULT_PARAMS["alpha_view"], **c} for c in ABLATION]
     av = DEFAULT_PARAMS["alpha_view"]
     if quick:  # the package default (from_dataset) and plain SVD vectors without the prior
         return [{"embedding": "default", "alpha_view": av},
@@ -101,14 +117,14 @@ def configs(quick: bool) -> list[dict[str, Any]]:
     return out
 
 
-def run(split: Split, quick: bool, relevance: str) -> pd.DataFrame:
+def run(split: Split, quick: bool, relevance: str, ablation: bool = False) -> pd.DataFrame:
     """Baselines, then every Recommender configuration; one tidy table."""
     models = [m for m in BASELINES if not (quick and m == "ease")]
     t0 = time.perf_counter()
     base = evaluate_baselines(split, models=models, relevance=relevance)
     print(f"baselines in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows = []
-    for cfg in configs(quick):
+    for cfg in configs(quick, ablation):
         cfg = dict(cfg)
         row = measure(split, relevance, cfg.pop("embedding"), cfg.pop("dim", None), **cfg)
         rows.append(row)
@@ -128,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     """Parse arguments, run, print (and optionally save) the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="baselines w/o EASE + 2 configs")
+    ap.add_argument("--ablation", action="store_true",
+                    help="the default with one part changed at a time (prior, factor, ...)")
     ap.add_argument("--test-fraction", type=float, default=0.2)
     ap.add_argument("--min-events", type=int, default=5)
     ap.add_argument("--relevance", default="positive", choices=["positive", "all"])
@@ -136,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     ds = load_movielens()
     split = temporal_split(ds, test_fraction=args.test_fraction, min_events=args.min_events)
     print(split, file=sys.stderr)
-    table = run(split, args.quick, args.relevance)
+    table = run(split, args.quick, args.relevance, args.ablation)
     with pd.option_context("display.width", 200, "display.max_columns", 30,
                            "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))

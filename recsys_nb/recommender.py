@@ -173,7 +173,8 @@ class Recommender:
             (``events.sqlite``).
         popularity: a Series item id -> event count (:func:`item_counts`): the cold-start answer
             (most popular first) and the popularity prior; or item ids, most popular first (the
-            cold-start answer only: no prior, ``popularity_weight`` has no effect).
+            cold-start answer only: no prior, ``popularity_weight`` has no effect). With
+            ``popularity_weight=0`` the store holds plain vectors (no prior either).
         alpha_view, alpha_favorite: EMA weights of views and favorites, in (0, 1].
         not_interested_factor: how far a not-interested pushes away, >= 0.
         popularity_weight: weight of the popularity prior in the ranking, finite >= 0 (0 = pure
@@ -209,7 +210,11 @@ class Recommender:
         if isinstance(popularity, pd.Series):  # counts: order by count, and the prior
             counts = popularity[popularity.index.isin(self._item_ids)]
             counts = counts.sort_values(ascending=False, kind="stable")
-            prior = popularity_prior(counts)
+            # Weight 0: plain vectors. The augmented store with a zero-weight query ranks the
+            # same in theory, but HNSW finds it worse: top-50 overlap with the exact ranking
+            # 0.82 vs 0.93 for plain "blend" vectors on MovieLens (0.99+ at weight 0.3 or more).
+            if self.popularity_weight > 0:
+                prior = popularity_prior(counts)
             popularity = counts.index
         self._popular = [int(i) for i in popularity if int(i) in self._row]
         # Without counts the prior is off: the store holds plain vectors.

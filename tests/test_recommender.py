@@ -522,6 +522,10 @@ def test_default_embedding_is_blend_with_the_popularity_prior(small, tmp_path):
 
 def test_popularity_weight_zero_is_pure_cosine_and_ids_only_means_no_prior(small, tmp_path):
     with build(small, tmp_path / "a", popularity_weight=0.0) as r:
+        # weight 0: plain vectors in the store (HNSW finds a zero-weight query worse in the
+        # augmented space), no prior
+        assert r.item_store.prior is None and r.prior_weight == 0.0
+        assert r.item_store.collection.metadata["dim"] == r.dim
         user = small.users[1]
         r.ingest(small.events[small.events["user_id"] == user])
         v = r.interest(user)
