@@ -8,6 +8,7 @@ import pytest
 from nbrun import run_notebook
 
 from recsys_nb.eventlog import EventLog
+from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS
 from recsys_nb.widgets import list_changes
 
 NOTEBOOK = "00_quickstart.ipynb"
@@ -24,13 +25,20 @@ def test_quickstart_with_other_user_movies_and_ranks(tmp_path):
     )
     assert rec["user"] == "bob"
     assert rec["n_watched"] == len(watched) and rec["n"] == n
-    assert rec["model_id"].startswith("svd32-")  # "default" is the collaborative SVD
+    # "default" is the blend (sequence + SVD parts, DEFAULT_DIM each) with the popularity prior
+    assert rec["model_id"].startswith(f"blend-seq{DEFAULT_DIM}")
+    assert rec["dim"] == 2 * DEFAULT_DIM
+    assert rec["prior_weight"] == DEFAULT_PARAMS["popularity_weight"] > 0
+    assert rec["score_check_max_diff"] < 1e-5  # score = cosine + weight * prior, as shown
     # FAVORITE_RANK=2: the favorite is not the top recommendation, and it pulled the interest in.
     assert rec["favorite"] != rec["top_before"]
     assert rec["favorite_cos_after"] > rec["favorite_cos_before"] + 0.01
     assert 0 <= rec["overlap_after_favorite"] <= n
     # Not interested: the item's cosine to the interest fell, it left the list, others came in.
-    assert rec["rejected_score_after"] < rec["rejected_score_before"] - 0.01
+    assert rec["rejected_cos_after"] < rec["rejected_cos_before"] - 0.01
+    # the prior does not move: the score fell by exactly what the cosine fell
+    assert rec["rejected_score_before"] - rec["rejected_score_after"] == pytest.approx(
+        rec["rejected_cos_before"] - rec["rejected_cos_after"], abs=2e-4)
     assert rec["rejected_in_list_after"] is False
     assert rec["new_after_reject"] >= 1
     assert rec["overlap_after_reject"] == n - rec["new_after_reject"]

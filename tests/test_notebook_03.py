@@ -10,7 +10,7 @@ from nbrun import check_conventions, run_notebook
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.plots import plot_score_distribution, plot_scores_by_rank
-from recsys_nb.recommender import Recommender
+from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS, Recommender
 from recsys_nb.widgets import (
     history_table,
     recommendation_browser,
@@ -35,7 +35,8 @@ def test_notebook_source_follows_the_conventions():
 
 @pytest.mark.notebook
 def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
-    """20 other users, top-5: scores are cosines, exclusion works, cold start is popularity."""
+    """20 other users, top-5: scores are cosine + prior, exclusion works, cold start is
+    popularity."""
     n_users, seed, min_events, top_n = 20, 3, 30, 5
     rec = run_notebook(
         NOTEBOOK, tmp_path, N_USERS=n_users, SEED=seed, MIN_EVENTS=min_events, TOP_N=top_n,
@@ -47,14 +48,21 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
     assert rec["n_events"] == expected.n_events  # every event of the sample was ingested
     assert rec["profiles_written"] == n_users
     assert rec["n_items"] == ds.n_items
-    assert rec["dim"] == 32  # the default embedding: collaborative SVD, 32-d
-    # score = cosine similarity, recomputed with numpy; lists best first
+    # the default embedding: blend, a sequence and an SVD part of DEFAULT_DIM each
+    assert rec["dim"] == 2 * DEFAULT_DIM and rec["model_id"].startswith("blend-")
+    assert rec["prior_weight"] == DEFAULT_PARAMS["popularity_weight"] > 0
+    # score = cosine + weight * prior, recomputed with numpy; lists best first
     assert rec["score_max_abs_diff"] < 1e-5
+    assert rec["score_items_max_abs_diff"] < 1e-5
+    assert 0.0 < rec["prior_share_of_score"] < 1.0
     assert rec["scores_sorted_all"] is True
     # HNSW vs exact (ties counted as found): approximate, but close on 9k items
     assert rec["hnsw_recall_at_n"] >= 0.9
     assert 0.0 <= rec["same_ids_as_exact"] <= rec["hnsw_recall_at_n"] + 1e-9
-    assert rec["items_sharing_a_vector"] > 1000  # single-user items collapse in SVD space
+    # items rated by one user next to each other collapse onto one vector (and one prior)
+    assert rec["items_single_event"] > 1000
+    assert 100 < rec["items_sharing_a_vector"] < rec["items_single_event"]
+    assert 0 < rec["items_sharing_vector_and_prior"] <= rec["items_sharing_a_vector"]
     # exclusion: seen items crowd the unfiltered list, never the filtered one
     assert rec["seen_in_top_with_exclusion"] == 0
     assert rec["seen_share_without_exclusion"] > 0.1

@@ -16,7 +16,7 @@ from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.plots import plot_factor_sweep, plot_strategy_bars, plot_subtraction_curves
-from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender
+from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender, item_counts
 from recsys_nb.widgets import not_interested_panel, subtraction_preview
 
 matplotlib.use("Agg")
@@ -111,7 +111,7 @@ def service(tmp_path):
     small_ds = subset_items(ds, ds.events["item_id"].value_counts().index[:300])
     sample = sample_users(small_ds, 8, seed=2, min_events=15)
     item_vectors = embed_items(small_ds.items, small_ds.events, DEFAULT_EMBEDDING, progress=False)
-    popularity = small_ds.events["item_id"].value_counts().index.tolist()
+    popularity = item_counts(small_ds.events)  # as from_dataset: the prior is on
     path = tmp_path / "store"
 
     def reopen(factor: float) -> Recommender:
@@ -167,9 +167,14 @@ def test_slider_previews_and_the_next_click_reopens_with_that_factor(service):
     panel = not_interested_panel(rec, user, n=5, reopen=reopen)
     preview = panel.preview.copy()
     v = rec.interest(user)
+    assert rec.prior_weight > 0  # the list's score is cosine + prior; the preview shows cosines
     for row in preview.itertuples():
-        assert row.cos_after == pytest.approx(_after(float(v @ rec.item_vector(row.item_id)), 0.3),
-                                              abs=1e-5)
+        c = float(v @ rec.item_vector(row.item_id))
+        assert row.cos_before == pytest.approx(c, abs=1e-6)
+        assert row.cos_after == pytest.approx(_after(c, 0.3), abs=1e-5)
+        assert row.score == pytest.approx(
+            c + rec.prior_weight * rec.item_prior()[rec.item_ids == row.item_id][0], abs=1e-5)
+        assert f"cos {c:.3f} &rarr; {row.cos_after:.3f}" in panel.labels[row.item_id].value
     n_events = len(rec.history(user))
 
     panel.slider.value = 0.8
