@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from recsys_nb.vectors import MOMENTUM_METHODS, predict_from_window
+
 # --------------------------------------------------------------------------------------------
 # Notebook 01: the embedding space in 2-D, and how similar neighbours are.
 
@@ -648,4 +650,211 @@ def plot_ablation(
     ax.invert_yaxis()
     ax.set_xlim(0, max(1e-9, float(np.nanmax([on_v.max(initial=0), off_v.max(initial=0)]))) * 1.25)
     ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 05: temporal momentum, predicted interest against the current one.
+
+# The window math (predict_from_window, MOMENTUM_METHODS) lives in recsys_nb.vectors:
+# Recommender.predict_interest uses it too. It is imported at the top of this module, so
+# notebooks can import it with the plotting helpers.
+
+
+def predicted_trajectory(
+    item_matrix: np.ndarray,
+    rows: Sequence[int] | np.ndarray,
+    kinds: Sequence[str],
+    current: np.ndarray,
+    window: int = 10,
+    *,
+    weight: float = 1.0,
+    method: str = "momentum",
+    half_life: float | None = None,
+    min_events: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The predicted interest after every event of one history, as the service would answer.
+
+    After event ``k`` the window is the last ``window`` positive events (views, favorites) among
+    events ``0..k``; with fewer than ``min_events`` of them, or a prediction that cancels, the
+    answer is the current interest ``current[k]`` (the documented fallback of
+    ``Recommender.predict_interest``). Its last row equals ``rec.predict_interest(user, ...)``
+    for a user whose log holds exactly this history.
+
+    Args:
+        item_matrix: (n_items, d) item vectors; ``rows`` index it.
+        rows, kinds: each event's item row and kind, oldest first.
+        current: (m, d) the interest after every event (``interest_trajectory``; NaN rows before
+            the first positive event stay NaN here too).
+        window, weight, method, half_life, min_events: as in ``predict_interest``.
+
+    Returns:
+        ``(predicted (m, d) float32, fallback (m,) bool)``; ``fallback[k]`` says the prediction
+        is the current vector.
+    """
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
+        raise ValueError(f"window={window!r} must be an int >= 2 (the seed uses 10)")
+    if isinstance(min_events, bool) or not isinstance(min_events, int | np.integer) \
+            or min_events < 2:
+        raise ValueError(f"min_events={min_events!r} must be an int >= 2")
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"weight={weight!r} must be a finite number >= 0 (seed: 1.0)")
+    if method not in MOMENTUM_METHODS:
+        raise ValueError(f"method={method!r} is unknown; use one of {list(MOMENTUM_METHODS)}")
+    from recsys_nb import vectors
+
+    matrix = np.asarray(item_matrix)
+    rows = np.asarray(rows, dtype=np.int64)
+    current = np.asarray(current, dtype=np.float32)
+    if len(kinds) != len(rows) or current.shape[0] != len(rows):
+        raise ValueError(f"{len(rows)} rows, {len(kinds)} kinds and {current.shape[0]} current "
+                         "vectors: pass one of each per event")
+    out = current.copy()
+    fallback = np.ones(len(rows), dtype=bool)
+    positive: list[int] = []
+    for k, (row, kind) in enumerate(zip(rows, kinds, strict=True)):
+        if kind != "not_interested":
+            positive.append(int(row))
+        last = positive[-int(window):]
+        if len(last) < min_events or np.isnan(current[k]).any():
+            continue
+        try:
+            out[k] = predict_from_window(matrix[last], method, weight, half_life)
+            fallback[k] = False
+        except vectors.DegenerateVectorError:
+            pass
+    return out, fallback
+
+
+def next_item_similarity(
+    steps: np.ndarray,
+    item_matrix: np.ndarray,
+    targets: Sequence[Sequence[int]],
+) -> np.ndarray:
+    """Mean cosine of each step's vector with the items the user watched next: ``(m,)``.
+
+    Args:
+        steps: (m, d) unit vectors, one per step (NaN rows give NaN).
+        item_matrix: (n_items, d) unit item vectors.
+        targets: per step, the rows of the items watched next (empty -> NaN).
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    matrix = np.asarray(item_matrix, dtype=np.float64)
+    if len(targets) != steps.shape[0]:
+        raise ValueError(f"{len(targets)} target lists for {steps.shape[0]} steps")
+    out = np.full(steps.shape[0], np.nan)
+    for k, rows in enumerate(targets):
+        if len(rows) and not np.isnan(steps[k]).any():
+            out[k] = float((matrix[np.asarray(rows, dtype=np.int64)] @ steps[k]).mean())
+    return out
+
+
+def plot_momentum_2d(
+    history: np.ndarray,
+    current: np.ndarray | None = None,
+    predicted: np.ndarray | None = None,
+    a1: np.ndarray | None = None,
+    a2: np.ndarray | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """A toy 2-D picture of momentum: the history's items (numbered, oldest light), the two half
+    means ``a1``/``a2`` (inside the circle: means of unit vectors are shorter), the current (EMA)
+    interest and the prediction ``normalize(a2 + w (a2 - a1))`` on the unit circle."""
+    import matplotlib.pyplot as plt
+
+    pts = np.asarray(history, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"history must be (n, 2) points for a 2-D picture, got {pts.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), color="0.85", linewidth=1)
+    shade = plt.get_cmap("Greys")(np.linspace(0.35, 0.9, len(pts)))
+    ax.scatter(pts[:, 0], pts[:, 1], c=shade, s=30, zorder=3, label="items watched (old -> new)")
+    for k, (x, y) in enumerate(pts):
+        ax.annotate(str(k + 1), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    arrows = [(a1, "tab:orange", "a1 (older half)"), (a2, "tab:red", "a2 (newer half)"),
+              (current, "tab:blue", "current interest (EMA)"),
+              (predicted, "tab:green", "predicted: a2 + w(a2 - a1)")]
+    for vec, color, label in arrows:
+        if vec is None:
+            continue
+        v = np.asarray(vec, dtype=np.float64)
+        ax.annotate("", xy=(v[0], v[1]), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 2})
+        ax.plot([], [], color=color, lw=2, label=label)
+    if a1 is not None and a2 is not None:
+        ax.annotate("", xy=tuple(np.asarray(a2, dtype=np.float64)),
+                    xytext=tuple(np.asarray(a1, dtype=np.float64)),
+                    arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 1, "ls": "--"})
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.axhline(0, color="0.9", lw=0.8)
+    ax.axvline(0, color="0.9", lw=0.8)
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_next_item_similarity(
+    curves: dict[str, np.ndarray],
+    step: int | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    ylabel: str = "mean cosine to the next items",
+) -> Any:
+    """One line per vector (e.g. current vs predicted interest) against the event number (1-based),
+    with a dotted vertical line at ``step``."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    colors = {"current": "tab:blue", "predicted": "tab:green"}
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=np.float64)
+        color = next((c for key, c in colors.items() if label.startswith(key)), None)
+        ax.plot(np.arange(1, len(values) + 1), values, lw=1.2, color=color, label=label)
+    if step is not None:
+        ax.axvline(step, color="black", linestyle=":", linewidth=1)
+    ax.set_xlabel("event")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_metric_by_window(
+    table: Any,
+    metric: str,
+    variant: str = "variant",
+    window: str = "window",
+    reference: float | None = None,
+    reference_label: str = "current interest (no momentum)",
+    baselines: Any = None,
+    ax: Any = None,
+) -> Any:
+    """A metric against the momentum window, one line per variant, and a horizontal line for the
+    recommender without momentum (``reference``) and any ``baselines`` ({name: value})."""
+    import matplotlib.pyplot as plt
+
+    _check_columns_present(table, [variant, window, metric], "table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    markers = ["o", "s", "^", "D", "v", "P"]
+    for k, (name, rows) in enumerate(table.groupby(variant, sort=False)):
+        rows = rows.sort_values(window)
+        ax.plot(rows[window], rows[metric], marker=markers[k % len(markers)], label=str(name))
+    if reference is not None:
+        ax.axhline(float(reference), color="black", linewidth=1.6, label=reference_label)
+    _baseline_lines(ax, baselines)
+    ax.set_xticks(sorted(table[window].unique()))
+    ax.set_xlabel(window)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return ax

@@ -471,8 +471,10 @@ class NotInterestedPanel:
     Attributes: ``rec`` (the current service), ``user``, ``n``, ``slider``, ``status`` (HTML),
     ``rows`` (VBox, one row per listed item), ``buttons`` / ``labels`` ({item_id: widget}),
     ``output`` (Output holding the rejection log), ``widget``, ``listed`` (item ids shown, best
-    first), ``top`` (the last recommendations frame), ``preview`` (frame behind the labels),
-    ``rejections`` (list of dicts, one per click).
+    first), ``top`` (the last recommendations frame), ``preview`` (frame behind the labels:
+    ``score`` as ``recommend`` ranks, i.e. with the popularity prior; ``cos_before`` /
+    ``cos_after`` the cosine of the interest to the item now / after a rejection at the slider's
+    factor), ``rejections`` (list of dicts, one per click).
     """
 
     def __init__(
@@ -558,10 +560,13 @@ class NotInterestedPanel:
                   if self.listed else np.zeros((0, self.rec.dim)))
         after, overshoot = subtraction_preview(v, matrix, f) if len(matrix) else (
             np.zeros(0), np.zeros(0, dtype=bool))
+        before = (matrix.astype(np.float64) @ v if v is not None and len(matrix)
+                  else np.full(len(self.listed), np.nan))
         self.preview = pd.DataFrame({
             "item_id": self.listed,
             "movie": [item_label(t, y) for t, y in zip(top["title"], top["year"], strict=True)],
             "score": top["score"].astype(float).to_numpy() if len(top) else [],
+            "cos_before": before,
             "cos_after": after,
             "overshoot": overshoot,
         })
@@ -571,7 +576,7 @@ class NotInterestedPanel:
             elif row.overshoot:
                 what = f"at factor {f:g}: overshoot, the service would keep the vector"
             else:
-                what = (f"if rejected at factor {f:g}: cos {row.score:.3f} "
+                what = (f"if rejected at factor {f:g}: cos {row.cos_before:.3f} "
                         f"&rarr; {row.cos_after:.3f}")
             self.labels[row.item_id].value = (
                 f"{rank}. <b>{html.escape(row.movie)}</b> &middot; score {row.score:.3f} "
@@ -737,7 +742,78 @@ def _figure_output(fig: Any, text: str) -> dict[str, Any]:
     }
 
 
-class InterestReplay:
+class _ReplayView:
+    """What the history widgets share (:class:`InterestReplay`, :class:`MomentumScrubber`): a
+    ``widget`` they display as, an ``output`` showing the figure, and controls whose callbacks
+    either recompute the curves (``_recompute``, then ``render``) or only redraw (``render``).
+
+    Callbacks cannot raise into the front end, so a failure is shown in ``output`` and kept in
+    ``error`` (None after a successful draw)."""
+
+    widget: Any
+    output: Any
+    error: str | None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _recompute(self) -> None:
+        raise NotImplementedError
+
+    def render(self) -> None:
+        raise NotImplementedError
+
+    def _guarded(self, recompute: bool) -> None:
+        """Recompute and/or redraw; failures are shown in the Output (callbacks cannot raise)."""
+        try:
+            if recompute:
+                self._recompute()
+            self.render()
+            self.error = None
+        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.output.outputs = (_message_output(self.error),)
+
+    def _on_recompute(self, change: dict[str, Any]) -> None:
+        self._guarded(recompute=True)
+
+    def _on_redraw(self, change: dict[str, Any]) -> None:
+        self._guarded(recompute=False)
+
+
+def _check_history_columns(frames: dict[str, pd.DataFrame], hint: str) -> None:
+    """ValueError naming the frame that lacks item_id / kind, and ``hint`` (what to pass)."""
+    for name, frame in frames.items():
+        missing = [c for c in ("item_id", "kind") if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks columns {missing}; {hint}")
+
+
+def _item_rows(rec: Any, frame: pd.DataFrame, name: str) -> np.ndarray:
+    """Row of each of ``frame``'s items in ``rec.item_ids`` order (KeyError for unknown items)."""
+    item_ids = rec.item_ids
+    ids = frame["item_id"].astype(int).to_numpy()
+    unknown = sorted(set(ids.tolist()) - set(item_ids.tolist()))
+    if unknown:
+        raise KeyError(f"{name} has item ids {unknown[:5]} that the recommender does not know")
+    return pd.Series(np.arange(len(item_ids)), index=item_ids).loc[ids].to_numpy()
+
+
+def _event_labels(rec: Any, history: pd.DataFrame) -> list[str]:
+    """One line per event: "[date ]kind Title (year) [genres]" (the date when timestamped)."""
+    ids = history["item_id"].astype(int).to_numpy()
+    meta = rec.items.loc[ids]
+    when = (pd.to_datetime(history["timestamp"].astype(float), unit="s", utc=True)
+            .dt.strftime("%Y-%m-%d ").tolist() if "timestamp" in history.columns
+            else [""] * len(ids))
+    return [
+        f"{d}{k} {item_label(t, y)} [{_genres_text(g)}]"
+        for d, k, t, y, g in zip(when, history["kind"], meta["title"], meta["year"],
+                                 meta["genres"], strict=True)
+    ]
+
+
+class InterestReplay(_ReplayView):
     """Replay one user's history event by event, with alphas of your choice.
 
     Built by :func:`interest_replay_widget`. The plot shows the cosine of the interest vector with
@@ -805,14 +881,14 @@ class InterestReplay:
         ])
         self.trajectory = np.empty((0, item_matrix.shape[1]), dtype=np.float32)
         self.similarities = np.empty((0, len(genres)))
-        self._guarded(replay=True)
-        self.alpha_view.observe(self._on_alpha, names="value")
-        self.alpha_favorite.observe(self._on_alpha, names="value")
-        self.step.observe(self._on_step, names="value")
-        self.relative.observe(self._on_step, names="value")
+        self._guarded(recompute=True)
+        self.alpha_view.observe(self._on_recompute, names="value")
+        self.alpha_favorite.observe(self._on_recompute, names="value")
+        self.step.observe(self._on_redraw, names="value")
+        self.relative.observe(self._on_redraw, names="value")
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _recompute(self) -> None:
+        self.replay()
 
     def replay(self) -> np.ndarray:
         """Recompute the trajectory with the sliders' alphas; returns the similarities (m, g)."""
@@ -867,22 +943,6 @@ class InterestReplay:
         self.output.outputs = (_figure_output(fig, text),)
         self.renders += 1
 
-    def _guarded(self, replay: bool) -> None:
-        """Replay and/or redraw; failures are shown in the Output (callbacks cannot raise)."""
-        try:
-            if replay:
-                self.replay()
-            self.render()
-            self.error = None
-        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.output.outputs = (_message_output(self.error),)
-
-    def _on_alpha(self, change: dict[str, Any]) -> None:
-        self._guarded(replay=True)
-
-    def _on_step(self, change: dict[str, Any]) -> None:
-        self._guarded(replay=False)
 
 
 def interest_replay_widget(
@@ -909,33 +969,312 @@ def interest_replay_widget(
     """
     from recsys_nb.plots import genre_centroids, top_genres
 
-    missing = [c for c in ("item_id", "kind") if c not in history.columns]
-    if missing:
-        raise ValueError(f"history lacks columns {missing}; pass dataset.user_history(user)")
+    _check_history_columns({"history": history}, "pass dataset.user_history(user)")
     item_ids = rec.item_ids
     matrix = np.stack([rec.item_vector(i) for i in item_ids])
-    row_of = pd.Series(np.arange(len(item_ids)), index=item_ids)
-    ids = history["item_id"].astype(int).to_numpy()
-    unknown = sorted(set(ids.tolist()) - set(item_ids.tolist()))
-    if unknown:
-        raise KeyError(f"history has item ids {unknown[:5]} that the recommender does not know")
-    rows = row_of.loc[ids].to_numpy()
+    rows = _item_rows(rec, history, "history")
     item_genres = [g if isinstance(g, list | tuple | np.ndarray) else []
                    for g in rec.items.loc[item_ids, "genres"]]
     if genres is None:
         genres = top_genres([item_genres[r] for r in rows], n_genres)
     centroids = genre_centroids(item_genres, matrix, genres)
-    meta = rec.items.loc[ids]
-    when = (pd.to_datetime(history["timestamp"].astype(float), unit="s", utc=True)
-            .dt.strftime("%Y-%m-%d ").tolist() if "timestamp" in history.columns
-            else [""] * len(ids))
-    labels = [
-        f"{d}{k} {item_label(t, y)} [{_genres_text(g)}]"
-        for d, k, t, y, g in zip(when, history["kind"], meta["title"], meta["year"],
-                                 meta["genres"], strict=True)
-    ]
     return InterestReplay(
-        matrix, rows, history["kind"].astype(str).tolist(), labels, list(genres), centroids,
+        matrix, rows, history["kind"].astype(str).tolist(), _event_labels(rec, history),
+        list(genres), centroids,
         rec.alpha_view, rec.alpha_favorite, rec.not_interested_factor, title=title,
         relative=relative,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 05: scrub through a user's history, current vs predicted (momentum) interest.
+
+
+def _side_by_side(tables: dict[str, pd.DataFrame], digits: int = 3) -> dict[str, Any]:
+    """A display_data output with several frames next to each other (HTML) / one after another
+    (plain text, what tests and headless runs read)."""
+    html_parts, text_parts = [], []
+    for heading, frame in tables.items():
+        shown = frame.copy()
+        for col in shown.columns:
+            if pd.api.types.is_float_dtype(shown[col]):
+                shown[col] = shown[col].round(digits)
+        html_parts.append(
+            f"<div style='margin-right:1.5em'><b>{html.escape(heading)}</b>"
+            + shown.to_html(index=False, na_rep="", escape=True) + "</div>"
+        )
+        text_parts.append(f"{heading}\n{shown.to_string(index=False, na_rep='')}")
+    return {
+        "output_type": "display_data",
+        "data": {"text/html": "<div style='display:flex;align-items:flex-start'>"
+                 + "".join(html_parts) + "</div>",
+                 "text/plain": "\n\n".join(text_parts)},
+        "metadata": {},
+    }
+
+
+class MomentumScrubber(_ReplayView):
+    """Walk through one user's history: the current interest against the predicted one.
+
+    Built by :func:`momentum_scrubber`. After event ``k`` (the ``step`` slider) it shows
+
+    - a plot over all events of the mean cosine of the current interest (the EMA the service
+      stores) and of the predicted interest (``predict_interest``'s math with the chosen
+      ``method`` / ``window`` / ``weight``) with the next ``next_k`` items the user actually
+      watched (positive events after ``k``, then the held-out ``future`` ones);
+    - the two top-``n`` lists side by side (an exact search over all items by the service's
+      score, ``cosine + prior_weight * prior``, the items of events ``1..k`` excluded), each item
+      flagged when it is among those next items.
+
+    Attributes: ``step`` (IntSlider), ``play`` (Play, linked to ``step``), ``method`` (Dropdown),
+    ``window`` (IntSlider), ``weight`` (FloatSlider), ``status`` (HTML), ``output`` (Output: the
+    figure), ``lists`` (Output: the two lists), ``widget`` (the whole UI); ``trajectory`` and
+    ``predicted`` (m, d), ``fallback`` (m,) bool (the prediction is the current vector: too few
+    positive events in the window, or it cancelled), ``next_cos`` ({"current", "predicted"}:
+    (m,)), ``current_list`` / ``predicted_list`` (frames of the step shown), ``figure``,
+    ``renders``, ``error`` (the last failure shown in the Output, or None); ``prior`` (items,)
+    and ``prior_weight``: the popularity prior the lists add (zeros / 0: pure cosine).
+    """
+
+    def __init__(
+        self,
+        item_matrix: np.ndarray,
+        items: pd.DataFrame,
+        rows: np.ndarray,
+        kinds: list[str],
+        event_labels: list[str],
+        future_rows: np.ndarray,
+        alpha_view: float,
+        alpha_favorite: float,
+        not_interested_factor: float,
+        *,
+        n: int = 10,
+        next_k: int = 20,
+        window: int = 10,
+        method: str = "momentum",
+        weight: float = 1.0,
+        half_life: float | None = None,
+        min_events: int = 4,
+        title: str = "",
+        prior: np.ndarray | None = None,
+        prior_weight: float = 0.0,
+    ) -> None:
+        import ipywidgets as widgets
+
+        from recsys_nb.plots import MOMENTUM_METHODS, interest_trajectory
+
+        m = len(rows)
+        if m == 0:
+            raise ValueError("the history is empty; pass a user with events")
+        for name, value in (("n", n), ("next_k", next_k)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        self.item_matrix = np.asarray(item_matrix, dtype=np.float32)
+        self.prior = (np.zeros(len(self.item_matrix)) if prior is None
+                      else np.asarray(prior, dtype=np.float64))
+        if self.prior.shape != (len(self.item_matrix),):
+            raise ValueError(f"prior has shape {self.prior.shape}; pass one value per item "
+                             f"({len(self.item_matrix)}), e.g. rec.item_prior()")
+        self.prior_weight = float(prior_weight)
+        self.items = items  # one row per matrix row, indexed by item_id: title, year
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.kinds, self.event_labels = list(kinds), list(event_labels)
+        self.n, self.next_k, self.half_life, self.min_events = int(n), int(next_k), half_life, \
+            int(min_events)
+        self.title = title
+        self.figure: Any = None
+        self.renders = 0
+        self.error: str | None = None
+        self.current_list = pd.DataFrame()
+        self.predicted_list = pd.DataFrame()
+        # what the user watched next after each event: later positive events, then the future
+        positive_at = [k for k, kind in enumerate(self.kinds) if kind != "not_interested"]
+        sequence = [int(self.rows[k]) for k in positive_at] + [int(r) for r in future_rows]
+        index = np.asarray(positive_at + [m] * len(future_rows))
+        first_after = np.searchsorted(index, np.arange(m), side="right")
+        self.targets = [sequence[s:s + self.next_k] for s in first_after]
+        self.trajectory = interest_trajectory(self.item_matrix, self.rows, self.kinds,
+                                              alpha_view, alpha_favorite, not_interested_factor)
+        self.step = widgets.IntSlider(value=m, min=1, max=m, description="event",
+                                      continuous_update=False,
+                                      layout=widgets.Layout(width="520px"))
+        self.play = widgets.Play(value=m, min=1, max=m, interval=400, description="play")
+        self._link = widgets.link((self.play, "value"), (self.step, "value"))
+        if method not in MOMENTUM_METHODS:
+            raise ValueError(f"method={method!r} is unknown; use one of {list(MOMENTUM_METHODS)}")
+        self.method = widgets.Dropdown(options=list(MOMENTUM_METHODS), value=method,
+                                       description="method")
+        self.window = widgets.IntSlider(value=int(window), min=2, max=max(40, int(window)),
+                                        description="window", continuous_update=False)
+        self.weight = widgets.FloatSlider(value=float(weight), min=0.0, max=max(2.0, weight),
+                                          step=0.1, description="weight",
+                                          continuous_update=False, readout_format=".1f")
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.lists = widgets.Output()
+        self.widget = widgets.VBox([
+            widgets.HBox([self.method, self.window, self.weight]),
+            widgets.HBox([self.play, self.step]),
+            self.status,
+            self.output,
+            self.lists,
+        ])
+        self.predicted = self.trajectory.copy()
+        self.fallback = np.ones(m, dtype=bool)
+        self.next_cos: dict[str, np.ndarray] = {}
+        self._guarded(recompute=True)
+        for control in (self.method, self.window, self.weight):
+            control.observe(self._on_recompute, names="value")
+        self.step.observe(self._on_redraw, names="value")
+
+    def _recompute(self) -> None:
+        self.predict()
+
+    def predict(self) -> None:
+        """Recompute the predicted interest after every event with the controls' settings."""
+        from recsys_nb.plots import next_item_similarity, predicted_trajectory
+
+        self.predicted, self.fallback = predicted_trajectory(
+            self.item_matrix, self.rows, self.kinds, self.trajectory, int(self.window.value),
+            weight=float(self.weight.value), method=self.method.value,
+            half_life=self.half_life, min_events=self.min_events,
+        )
+        self.next_cos = {
+            "current": next_item_similarity(self.trajectory, self.item_matrix, self.targets),
+            "predicted": next_item_similarity(self.predicted, self.item_matrix, self.targets),
+        }
+
+    def summary(self) -> dict[str, float]:
+        """Over the events where a prediction differs from the current vector and next items
+        exist: how often the predicted interest is closer to the next items, and the means."""
+        cur, pred = self.next_cos["current"], self.next_cos["predicted"]
+        ok = ~self.fallback & ~np.isnan(cur) & ~np.isnan(pred)
+        if not ok.any():
+            return {"events": 0, "predicted_closer": float("nan"),
+                    "current_mean": float("nan"), "predicted_mean": float("nan")}
+        return {"events": int(ok.sum()), "predicted_closer": float((pred[ok] > cur[ok]).mean()),
+                "current_mean": float(cur[ok].mean()), "predicted_mean": float(pred[ok].mean())}
+
+    def top_list(self, vector: np.ndarray, step: int) -> pd.DataFrame:
+        """Top-``n`` items for ``vector`` with the items of events ``1..step`` excluded, ranked
+        as the service ranks: ``cosine + prior_weight * prior`` (exact, over all items)."""
+        if np.isnan(vector).any():
+            return pd.DataFrame(columns=["rank", "movie", "score", "next"])
+        q = np.asarray(vector, dtype=np.float64)
+        scores = self.item_matrix @ (q / np.linalg.norm(q)) + self.prior_weight * self.prior
+        scores[self.rows[:step]] = -np.inf
+        idx = np.argsort(-scores, kind="stable")[:self.n]
+        idx = idx[np.isfinite(scores[idx])]
+        scores = scores[idx]
+        upcoming = set(self.targets[step - 1])
+        meta = self.items.iloc[idx]
+        return pd.DataFrame({
+            "rank": np.arange(1, len(idx) + 1),
+            "item_id": meta.index.to_numpy(),
+            "movie": [item_label(t, y) for t, y in zip(meta["title"], meta["year"], strict=True)],
+            "score": scores,
+            "next": ["yes" if int(r) in upcoming else "" for r in idx],
+        })
+
+    def render(self) -> None:
+        """Draw the curves, the status line and the two lists for the current step."""
+        from matplotlib.figure import Figure
+
+        from recsys_nb.plots import plot_next_item_similarity
+
+        k = int(self.step.value)
+        label = (f"predicted ({self.method.value}, window {self.window.value}, "
+                 f"weight {self.weight.value:g})")
+        fig = Figure(figsize=(11, 3.4), dpi=80, layout="constrained")
+        ax = fig.subplots()
+        plot_next_item_similarity(
+            {"current interest (EMA)": self.next_cos["current"],
+             label: self.next_cos["predicted"]}, step=k, ax=ax,
+            title=self.title or None,
+            ylabel=f"mean cosine to the next {self.next_k} items")
+        self.figure = fig
+        cur, pred = self.trajectory[k - 1], self.predicted[k - 1]
+        self.current_list = self.top_list(cur, k)
+        self.predicted_list = self.top_list(pred, k)
+        c_next, p_next = self.next_cos["current"][k - 1], self.next_cos["predicted"][k - 1]
+        hits_c = int((self.current_list["next"] == "yes").sum()) if len(self.current_list) else 0
+        hits_p = int((self.predicted_list["next"] == "yes").sum()) \
+            if len(self.predicted_list) else 0
+        n_next = len(self.targets[k - 1])
+        if np.isnan(cur).any():
+            state = "no interest vector yet"
+        elif self.fallback[k - 1]:
+            state = (f"<b>fallback</b>: fewer than {self.min_events} positive events in the "
+                     "window (or the prediction cancelled), so predicted = current")
+        else:
+            state = f"cos(current, predicted) = {float(cur @ pred):.3f}"
+        fmt = "{:.3f}".format
+        self.status.value = (
+            f"event {k}/{len(self.rows)}: {html.escape(self.event_labels[k - 1])}<br>{state}; "
+            f"mean cosine to the next {n_next} items: current "
+            f"{fmt(c_next) if np.isfinite(c_next) else '-'}, predicted "
+            f"{fmt(p_next) if np.isfinite(p_next) else '-'}; of these next items in the top "
+            f"{self.n}: current {hits_c}, predicted {hits_p}"
+        )
+        text = (f"event {k}: {self.event_labels[k - 1]}; next-item cosine current {c_next:.3f}, "
+                f"predicted {p_next:.3f}")
+        self.output.outputs = (_figure_output(fig, text),)
+        shown = {f"current interest: top {self.n}": self.current_list.drop(columns="item_id",
+                                                                           errors="ignore"),
+                 f"{label}: top {self.n}": self.predicted_list.drop(columns="item_id",
+                                                                    errors="ignore")}
+        self.lists.outputs = (_side_by_side(shown),)
+        self.renders += 1
+
+
+
+def momentum_scrubber(
+    rec: Any,
+    history: pd.DataFrame,
+    future: pd.DataFrame | None = None,
+    *,
+    n: int = 10,
+    next_k: int = 20,
+    window: int = 10,
+    method: str = "momentum",
+    weight: float = 1.0,
+    half_life: float | None = None,
+    min_events: int = 4,
+    title: str = "",
+) -> MomentumScrubber:
+    """Build the current-vs-predicted scrubber for one user's history over a Recommender's items.
+
+    The item vectors, the popularity prior and the service's alphas / factor are copied out of
+    ``rec`` once, so the widget keeps working after ``rec.close()``; it never writes to the
+    store. At the last event
+    of a history equal to the user's log, ``trajectory[-1]`` is ``rec.interest(user)`` and
+    ``predicted[-1]`` is ``rec.predict_interest(user, window, ...)``.
+
+    Args:
+        rec: the service (item vectors, titles, alphas, not-interested factor).
+        history: the user's events (item_id, kind; timestamp optional), oldest first, e.g.
+            ``rec.history(user)``.
+        future: events after the history (e.g. the user's held-out test events); their positive
+            items count as "watched next" for the last events. None: none.
+        n: length of the two lists; next_k: how many next items the cosines average over.
+        window, method, weight, half_life, min_events: the prediction's settings (the first three
+            are controls), as in ``Recommender.predict_interest``.
+        title: shown above the curves.
+    """
+    frames = {"history": history, **({"future": future} if future is not None else {})}
+    _check_history_columns(frames, "pass rec.history(user) or a dataset's events of one user")
+    item_ids = rec.item_ids
+    matrix = np.stack([rec.item_vector(i) for i in item_ids])
+    rows = _item_rows(rec, history, "history")
+    future_rows = np.empty(0, dtype=np.int64)
+    if future is not None:
+        positive = future[future["kind"] != "not_interested"]
+        future_rows = _item_rows(rec, positive, "future")
+    return MomentumScrubber(
+        matrix, rec.items.loc[item_ids, ["title", "year"]], rows,
+        history["kind"].astype(str).tolist(), _event_labels(rec, history), future_rows,
+        rec.alpha_view,
+        rec.alpha_favorite, rec.not_interested_factor, n=n, next_k=next_k, window=window,
+        method=method, weight=weight, half_life=half_life, min_events=min_events, title=title,
+        prior=rec.item_prior(), prior_weight=rec.prior_weight,
     )
