@@ -3,7 +3,7 @@
 #   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs)
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
 #   make bench  speed benchmarks: ours vs baselines, side by side
-#   make report the FULL evaluation report (notebook 06 on all users, full grids; ~4 min) -> HTML
+#   make report the FULL evaluation report (notebook 06 on all users, full grids; ~7 min) -> HTML
 
 PYTHON ?= python3
 VENV   := .venv

@@ -56,8 +56,8 @@ KINDS = ("view", "favorite", "not_interested")
 #: vectors recall far less on MovieLens than learned ones, and blend beats plain SVD.
 DEFAULT_EMBEDDING = "blend"
 #: Size of the learned item vectors per embedding when ``from_dataset(dim=None)``. Collaborative
-#: SVD (power 1), measured by `make report`: Recall@50 0.195 at 32-d vs 0.182 at 64-d and 0.156 at
-#: 128-d; "blend" uses 64 + 64 (benchmarks/tune_default.py).
+#: SVD (power 1), measured by `make report` without the prior: Recall@50 0.196 at 32-d vs 0.183 at
+#: 64-d and 0.152 at 128-d (with the prior 0.258 / 0.265 / 0.259); "blend" uses 64 + 64.
 DEFAULT_DIMS = {"collaborative": 32, "hybrid": 32, "blend": 64}
 DEFAULT_DIM = DEFAULT_DIMS[DEFAULT_EMBEDDING]
 DEFAULT_PARAMS = {"alpha_view": 0.25, "alpha_favorite": 0.45, "not_interested_factor": 0.1,

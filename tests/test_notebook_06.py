@@ -1,7 +1,8 @@
 """Notebook 06 (evaluation and tuning report): its conventions, a papermill run with non-default
-parameters (recorded metrics in range, the default beats popularity, every verdict consistent
-with its own numbers), invalid parameters failing before any work with errors that name them,
-and the plotting helpers it uses."""
+parameters (recorded metrics in range, the default beats popularity, the popularity prior and
+the embeddings measured with and without it, every verdict consistent with its own numbers),
+invalid parameters failing before any work with errors that name them, and the plotting helpers
+it uses."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from nbrun import NOTEBOOKS, check_conventions, run_notebook
 from papermill.exceptions import PapermillExecutionError
 
 from recsys_nb.plots import plot_ablation, plot_metric_bars, plot_sweep
-from recsys_nb.recommender import DEFAULT_EMBEDDING, DEFAULT_PARAMS
+from recsys_nb.recommender import DEFAULT_DIMS, DEFAULT_EMBEDDING, DEFAULT_PARAMS
 
 matplotlib.use("Agg")
 
@@ -29,10 +30,15 @@ def test_notebook_source_follows_the_conventions():
     no package default repeated in it."""
     nb, names = check_conventions(NOTEBOOK)
     assert names == ["FULL", "N_USERS", "MIN_EVENTS", "TEST_FRACTION", "K", "EMBEDDINGS", "DIMS",
-                     "ALPHA_VIEW_GRID", "ALPHA_FAVORITE_GRID", "FACTOR_GRID", "WINDOW_GRID",
-                     "COLD_START_EVENTS", "BASELINES", "TOLERANCE", "SEED", "STORE_DIR"]
+                     "ALPHA_VIEW_GRID", "ALPHA_FAVORITE_GRID", "FACTOR_GRID",
+                     "POPULARITY_WEIGHT_GRID", "WINDOW_GRID", "COLD_START_EVENTS", "BASELINES",
+                     "TOLERANCE", "SEED", "STORE_DIR"]
     text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
     assert "ALPHA_VIEW =" not in text and "alpha_view=0.3" not in text  # defaults come from code
+    # the default vector size comes from DEFAULT_DIMS, not from from_dataset's signature (None)
+    assert 'FROM_DATASET["dim"]' not in text and "DEFAULT_DIMS" in text
+    # the constructor path gets the item counts (the prior), as from_dataset does
+    assert "item_counts(train.events)" in text and "value_counts" not in text
 
 
 def _metric_values(recorded: dict) -> list[tuple[str, float]]:
@@ -50,13 +56,14 @@ def _metric_values(recorded: dict) -> list[tuple[str, float]]:
 
 @pytest.mark.notebook
 def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
-    """80 other users, K = 5/50, only collaborative vectors and popularity, small grids."""
+    """80 other users, K = 5/50, only collaborative vectors (besides the default) and popularity,
+    small grids."""
     n_users, tolerance = 80, 0.01
     rec = run_notebook(
         NOTEBOOK, tmp_path, N_USERS=n_users, SEED=3, K=[5, 50], EMBEDDINGS=["collaborative"],
         BASELINES=["popularity"], ALPHA_VIEW_GRID=[0.2, 0.5], ALPHA_FAVORITE_GRID=[0.3],
-        FACTOR_GRID=[0.0], WINDOW_GRID=[6, 30], COLD_START_EVENTS=[2], TOLERANCE=tolerance,
-        STORE_DIR=str(tmp_path / "store"),
+        FACTOR_GRID=[0.0], POPULARITY_WEIGHT_GRID=[0.0, 1.0], WINDOW_GRID=[6, 30],
+        COLD_START_EVENTS=[2], TOLERANCE=tolerance, STORE_DIR=str(tmp_path / "store"),
     )
     # the split
     assert rec["n_users"] == n_users
@@ -81,18 +88,37 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert rec["sweep_alpha_view_values"] == sorted({0.2, 0.5, DEFAULT_PARAMS["alpha_view"]})
     assert rec["sweep_not_interested_factor_values"] == sorted(
         {0.0, DEFAULT_PARAMS["not_interested_factor"]})
+    weights = rec["sweep_popularity_weight_values"]
+    assert weights == sorted({0.0, 1.0, DEFAULT_PARAMS["popularity_weight"]})
     assert 10 in rec["sweep_window_values"] and {6, 30} <= set(rec["sweep_window_values"])
-    for param in ("alpha_view", "alpha_favorite", "not_interested_factor", "window"):
+    for param in ("alpha_view", "alpha_favorite", "not_interested_factor", "popularity_weight",
+                  "window"):
         values, recalls = rec[f"sweep_{param}_values"], rec[f"sweep_{param}_recall@50"]
         assert len(values) == len(recalls)
         assert recalls[values.index(rec[f"best_{param}"])] == max(recalls)
         if param in DEFAULT_PARAMS:  # the default's row is the default configuration itself
             assert recalls[values.index(DEFAULT_PARAMS[param])] == rec["default_recall@50"]
     assert rec["best_config_recall"] >= rec["default_recall@50"]
+    # the popularity prior: one number per weight; it narrows the lists (coverage falls)
+    for m in ("ndcg@5", "coverage@50"):
+        assert len(rec[f"sweep_popularity_weight_{m}"]) == len(weights)
+    coverage = rec["sweep_popularity_weight_coverage@50"]
+    default_weight = weights.index(DEFAULT_PARAMS["popularity_weight"])
+    assert coverage[weights.index(0.0)] > coverage[default_weight]
+    # embeddings: those in EMBEDDINGS (here the collaborative vectors at the package's size),
+    # each with and without the prior, with the exact ranking next to Chroma's
+    svd = f"collaborative{DEFAULT_DIMS['collaborative']}"
+    blend = f"blend{DEFAULT_DIMS['blend']}"
+    assert rec["embeddings_measured"] == [svd]
+    assert f"embedding_{blend}_recall@50" not in rec  # blend was not in EMBEDDINGS
+    for prefix in (f"embedding_{svd}", f"embedding_{svd}_noprior"):
+        assert 0.5 < rec[f"{prefix}_ann_overlap@50"] <= 1.0
+        assert rec[f"{prefix}_recall@50"] <= rec[f"{prefix}_exact_recall@50"] + 0.03
+    assert rec[f"embedding_{svd}_noprior_recall@50"] > 0.0
     assert rec["cold_start_events"] == [2]
     # verdicts: one row per claim, each consistent with its numbers and the tolerance
     rows = rec["verdicts"]
-    assert rec["n_claims"] == len(rows) == 9
+    assert rec["n_claims"] == len(rows) == 12
     assert len({r["claim"] for r in rows}) == len(rows)
     assert {r["verdict"] for r in rows} <= VERDICTS
     assert rec["metric"] == "recall@50" and rec["tolerance"] == tolerance
@@ -117,6 +143,21 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     beats_pop = by_claim["the package default configuration beats popularity"]
     assert beats_pop["on"] == rec["default_recall@50"]
     assert beats_pop["off"] == rec["popularity_recall@50"]
+    assert beats_pop["verdict"] == "holds"  # by a wide margin, even on 80 users
+    by_key = {r["key"]: r for r in rows}
+    assert len(by_key) == len(rows)
+    for r in rows:
+        assert rec[f"verdict_{r['key']}"] == r["verdict"]
+    prior = by_key["popularity_prior"]  # the default with and without the prior
+    assert prior["on"] == rec["default_recall@50"]
+    assert prior["off"] == rec["sweep_popularity_weight_recall@50"][weights.index(0.0)]
+    blend_svd = by_key["blend_vs_svd"]  # both with the prior
+    assert blend_svd["on"] == rec["default_recall@50"]
+    assert blend_svd["off"] == rec[f"embedding_{svd}_recall@50"]
+    blend_svd_alone = by_key["blend_vs_svd_no_prior"]
+    assert blend_svd_alone["on"] == prior["off"]
+    assert blend_svd_alone["off"] == rec[f"embedding_{svd}_noprior_recall@50"]
+    assert by_key["default_vs_best_baseline"]["off"] == rec["popularity_recall@50"]
     counted = sum(rec[f"verdicts_{v.replace(' ', '_')}"] for v in VERDICTS)
     assert counted == len(rows)
     assert not (tmp_path / "store" / "templates").exists()  # cleaned up at the end
@@ -127,11 +168,13 @@ def test_invalid_parameters_fail_before_any_work_naming_them(tmp_path):
     store = tmp_path / "store"
     with pytest.raises(PapermillExecutionError) as info:
         run_notebook(NOTEBOOK, tmp_path, EMBEDDINGS=["nope"], ALPHA_VIEW_GRID=[],
-                     WINDOW_GRID=[1], BASELINES=["ease"], TOLERANCE=-1, STORE_DIR=str(store))
+                     POPULARITY_WEIGHT_GRID=[-1, 0.5], WINDOW_GRID=[1], BASELINES=["ease"],
+                     TOLERANCE=-1, STORE_DIR=str(store))
     message = str(info.value)
     assert "ValueError" in message and "invalid parameters" in message
     for expected in ("EMBEDDINGS values ['nope']", "'collaborative'",
-                     "ALPHA_VIEW_GRID has an empty", "WINDOW_GRID values [1]",
+                     "ALPHA_VIEW_GRID has an empty", "POPULARITY_WEIGHT_GRID values [-1]",
+                     "WINDOW_GRID values [1]",
                      "BASELINES=['ease'] must include 'popularity'", "TOLERANCE=-1"):
         assert expected in message, expected
     assert not store.exists()  # nothing was built or reset
