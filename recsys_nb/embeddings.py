@@ -1158,11 +1158,19 @@ def collaborative_model_id(
     of ``seed``/``weighting``/``power``, so new events or other settings give a new id, and
     caches/collections built from other vectors are never mixed up.
     """
-    cols = [c for c in ("user_id", "item_id", "rating", "kind") if c in events.columns]
+    digest = _events_fingerprint(events, ("user_id", "item_id", "rating", "kind"),
+                                 f"{dim}|{seed}|{weighting}|{power:g}")
+    return f"svd{dim}-{digest}"
+
+
+def _events_fingerprint(events: pd.DataFrame, columns: tuple[str, ...], settings: str) -> str:
+    """8 hex digits of sha256 over the rows of ``columns`` (those present; row order does not
+    matter) and ``settings``: the part of a model id that changes when the events do."""
+    cols = [c for c in columns if c in events.columns]
     row_hashes = np.sort(pd.util.hash_pandas_object(events[cols], index=False).to_numpy())
     h = hashlib.sha256(row_hashes.tobytes())
-    h.update(f"|{','.join(cols)}|{dim}|{seed}|{weighting}|{power:g}".encode())
-    return f"svd{dim}-{h.hexdigest()[:8]}"
+    h.update(f"|{','.join(cols)}|{settings}".encode())
+    return h.hexdigest()[:8]
 
 
 def svd_item_embeddings(
@@ -1274,11 +1282,9 @@ def sequence_model_id(
     Unlike :func:`collaborative_model_id`, the fingerprint includes the timestamps: the sequence
     vectors depend on the order of each user's events.
     """
-    cols = [c for c in ("user_id", "item_id", "kind", "timestamp") if c in events.columns]
-    row_hashes = np.sort(pd.util.hash_pandas_object(events[cols], index=False).to_numpy())
-    h = hashlib.sha256(row_hashes.tobytes())
-    h.update(f"|{','.join(cols)}|{dim}|{seed}|{window}|{power:g}|{cds:g}".encode())
-    return f"seq{dim}w{window}-{h.hexdigest()[:8]}"
+    digest = _events_fingerprint(events, ("user_id", "item_id", "kind", "timestamp"),
+                                 f"{dim}|{seed}|{window}|{power:g}|{cds:g}")
+    return f"seq{dim}w{window}-{digest}"
 
 
 def sequence_item_embeddings(

@@ -115,12 +115,10 @@ def _check_alpha(name: str, value: float) -> float:
     return value
 
 
-def _check_factor(value: float) -> float:
+def _check_nonnegative(name: str, value: float, example: str) -> float:
     value = float(value)
     if not (value >= 0.0) or not np.isfinite(value):
-        raise ValueError(
-            f"not_interested_factor={value} must be a finite number >= 0; pass e.g. 0.3"
-        )
+        raise ValueError(f"{name}={value} must be a finite number >= 0; pass e.g. {example}")
     return value
 
 
@@ -143,15 +141,6 @@ def _default_dim(embedding: str, dataset: Dataset) -> int:
         )
         return feasible
     return dim
-
-
-def _check_popularity_weight(value: float) -> float:
-    value = float(value)
-    if not (value >= 0.0) or not np.isfinite(value):
-        raise ValueError(
-            f"popularity_weight={value} must be a finite number >= 0; pass e.g. 0.65 (0 = off)"
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -197,8 +186,10 @@ class Recommender:
     ) -> None:
         self.alpha_view = _check_alpha("alpha_view", alpha_view)
         self.alpha_favorite = _check_alpha("alpha_favorite", alpha_favorite)
-        self.not_interested_factor = _check_factor(not_interested_factor)
-        self.popularity_weight = _check_popularity_weight(popularity_weight)
+        self.not_interested_factor = _check_nonnegative(
+            "not_interested_factor", not_interested_factor, "0.3")
+        self.popularity_weight = _check_nonnegative(
+            "popularity_weight", popularity_weight, "0.65 (0 = off)")
         self.path = Path(path)
         self.model_id = item_vectors.model_id
         self.dim = int(item_vectors.vectors.shape[1])

@@ -944,7 +944,6 @@ class InterestReplay(_ReplayView):
         self.renders += 1
 
 
-
 def interest_replay_widget(
     rec: Any,
     history: pd.DataFrame,
@@ -1225,7 +1224,6 @@ class MomentumScrubber(_ReplayView):
                                                                     errors="ignore")}
         self.lists.outputs = (_side_by_side(shown),)
         self.renders += 1
-
 
 
 def momentum_scrubber(
