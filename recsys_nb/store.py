@@ -292,9 +292,9 @@ class ItemStore:
             rows = rows[:, : self.dim] * np.float32(np.sqrt(2.0))
         return rows
 
-    def _augment_items(self, unit_or_not: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    def _augment_items(self, vectors: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """``[e, p, sqrt(1 - p**2)] / sqrt(2)`` per row (``e`` normalized): unit rows."""
-        e = unit_or_not / np.linalg.norm(unit_or_not, axis=1, keepdims=True)
+        e = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         p = self.prior.reindex(item_ids).fillna(0.0).to_numpy(dtype=np.float64)
         out = np.hstack([e, p[:, None], np.sqrt(1.0 - p**2)[:, None]]) / np.sqrt(2.0)
         return out.astype(np.float32)
