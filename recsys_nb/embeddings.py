@@ -45,6 +45,7 @@ import inspect
 import io
 import os
 import sqlite3
+import threading
 import warnings
 import zipfile
 from collections import defaultdict
@@ -826,6 +827,9 @@ class EmbeddingCache:
     does not hold exactly ``dim`` finite float32 values (another model's dimension, a torn write,
     manual edits) is never returned: it counts as a miss, is reported in a warning, and gets
     overwritten by the fresh vector. Use it as a context manager or call :meth:`close`.
+
+    Any thread may use it: one connection (``check_same_thread=False``) behind a lock, because a
+    free-text search from a widget callback can run on another thread than the one that opened it.
     """
 
     _CHUNK = 900  # keys per SELECT (below SQLite's bound-parameter limit everywhere)
@@ -833,8 +837,9 @@ class EmbeddingCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._mutex = threading.RLock()
         try:
-            self._conn = sqlite3.connect(self.path, timeout=60)
+            self._conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT NOT NULL, "
@@ -856,15 +861,18 @@ class EmbeddingCache:
 
     def close(self) -> None:
         """Close the SQLite connection (idempotent)."""
-        self._conn.close()
+        with self._mutex:
+            self._conn.close()
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        with self._mutex:
+            return int(self._conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
 
     def count(self, model_id: str) -> int:
         """Number of stored vectors for ``model_id``."""
-        row = self._conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,))
-        return int(row.fetchone()[0])
+        sql = "SELECT COUNT(*) FROM embeddings WHERE model_id = ?"
+        with self._mutex:
+            return int(self._conn.execute(sql, (model_id,)).fetchone()[0])
 
     def get(self, model_id: str, texts: Sequence[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """Look ``texts`` up: ``(vectors (n, dim) float32, found (n,) bool)``; misses are 0."""
@@ -886,11 +894,12 @@ class EmbeddingCache:
         for start in range(0, len(unique), self._CHUNK):
             chunk = unique[start : start + self._CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                "SELECT text_sha256, vector FROM embeddings WHERE model_id = ? "
-                f"AND text_sha256 IN ({marks})",
-                (model_id, *chunk),
-            )
+            with self._mutex:
+                rows = self._conn.execute(
+                    "SELECT text_sha256, vector FROM embeddings WHERE model_id = ? "
+                    f"AND text_sha256 IN ({marks})",
+                    (model_id, *chunk),
+                ).fetchall()
             for key, blob in rows:
                 vec = np.frombuffer(blob, dtype=np.float32) if len(blob) == 4 * dim else None
                 if vec is None or not np.all(np.isfinite(vec)):
@@ -926,7 +935,7 @@ class EmbeddingCache:
             (model_id, key, np.ascontiguousarray(v).tobytes())
             for key, v in zip(keys, vectors, strict=True)
         ]
-        with self._conn:  # one transaction
+        with self._mutex, self._conn:  # one transaction
             self._conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (model_id, text_sha256, vector) "
                 "VALUES (?, ?, ?)",

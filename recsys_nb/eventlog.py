@@ -23,8 +23,12 @@ Design decisions (why, not just what):
   opens its own ``EventLog``; writers take the write lock up front (``BEGIN IMMEDIATE``) and wait
   up to ``busy_timeout`` seconds for each other instead of failing; readers never block in WAL
   mode and always see the latest committed events. A log opened before ``fork()`` refuses to be
-  used in the child (open a new one there). ``check_same_thread`` keeps SQLite's default: one
-  connection per thread, which is what notebooks and widget callbacks (main thread) need.
+  used in the child (open a new one there).
+- **Any thread of the process.** One connection (``check_same_thread=False``) guarded by a
+  re-entrant lock: every call, and every :meth:`EventLog.transaction` block as a whole, runs under
+  it. Widget callbacks in a current JupyterLab (ipykernel 7) run on another thread than the one
+  that opened the log, and two threads appending at once must not interleave inside a
+  transaction; the lock serializes them, so nothing is lost and the all-or-nothing rule holds.
 - **One index, (user_id, user_id_type, seq)**: history, "last N", count and seen items of a user
   are index searches (the type column is in the key because ``1`` and ``"1"`` differ).
 - **History order is append order (seq)**, not the timestamp column: bulk ingests should pass
@@ -40,6 +44,7 @@ import math
 import operator
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,6 +54,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from recsys_nb.threads import serialized
 
 KINDS: tuple[str, ...] = ("view", "favorite", "not_interested")
 SCHEMA_VERSION = 1
@@ -411,12 +418,15 @@ class EventLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pid = os.getpid()
         self._depth = 0
+        # One connection for every thread, used under this lock only (see "Any thread").
+        self._mutex = threading.RLock()
         # isolation_level=None: the sqlite3 module never opens transactions behind our back;
         # every write below is either one autocommitted statement or an explicit BEGIN IMMEDIATE.
         conn = sqlite3.connect(
             ":memory:" if self._memory else str(self.path),
             timeout=busy_timeout,
             isolation_level=None,
+            check_same_thread=False,
         )
         try:
             self._setup(conn, synchronous)
@@ -482,6 +492,7 @@ class EventLog:
             )
         return self._conn
 
+    @serialized
     def close(self) -> None:
         """Close the connection (idempotent). An open transaction is rolled back."""
         if self._conn is not None:
@@ -517,8 +528,13 @@ class EventLog:
                 profiles.upsert(...)      # raises -> the event above is not kept
 
         Reads inside see the uncommitted appends. Nested calls use savepoints: an inner block
-        that raises undoes only its own appends.
+        that raises undoes only its own appends. The block holds the log's lock: another thread's
+        append waits for the COMMIT instead of slipping into this transaction.
         """
+        with self._mutex:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[EventLog]:
         conn = self._db()
         if conn.in_transaction:
             name = f"eventlog_sp{self._depth}"
@@ -551,6 +567,7 @@ class EventLog:
 
     # -- writing -------------------------------------------------------------------------------
 
+    @serialized
     def append(
         self,
         user_id: int | str,
@@ -581,6 +598,7 @@ class EventLog:
         cursor = self._db().execute(_INSERT, row)  # autocommits unless inside transaction()
         return int(cursor.lastrowid or 0)
 
+    @serialized
     def append_many(
         self,
         frame: pd.DataFrame,
@@ -644,8 +662,27 @@ class EventLog:
             _insert_columns(self._db(), [users, types, items, kinds, stamps, texts, models])
         return n
 
+    @serialized
+    def remove_last(self, user_id: int | str) -> pd.DataFrame:
+        """Take back the user's newest event (an "undo"); return it as a one-row frame.
+
+        The one exception to append-only, and only for the newest event of one user, so no later
+        event of that user was derived from it: the log then reads as if the action never
+        happened (its ``seq`` is not reused). Empty frame when the user has no events.
+        """
+        text, kind = _check_user_id(user_id)
+        with self.transaction():
+            last = self.history(user_id, last=1)
+            if not last.empty:
+                self._db().execute(
+                    "DELETE FROM events WHERE seq = ? AND user_id = ? AND user_id_type = ?",
+                    (int(last["seq"].iloc[0]), text, kind),
+                )
+        return last
+
     # -- reading -------------------------------------------------------------------------------
 
+    @serialized
     def history(self, user_id: int | str, last: int | None = None) -> pd.DataFrame:
         """A user's events, oldest first; ``last=N`` keeps only the N most recent (still oldest
         first). An unknown user gives an empty frame with the same columns."""
@@ -660,6 +697,7 @@ class EventLog:
             rows = self._db().execute(sql, (text, kind, int(last))).fetchall()
         return _frame(rows)
 
+    @serialized
     def events(self, model_id: str | None = None, *, after_seq: int = 0) -> pd.DataFrame:
         """All events in seq order (for rebuilding profiles), optionally only those recorded
         with ``model_id`` and/or with ``seq > after_seq`` (to catch up from a known point)."""
@@ -669,6 +707,7 @@ class EventLog:
             args.append(_check_model_id(model_id))
         return _frame(self._db().execute(sql + " ORDER BY seq", args).fetchall())
 
+    @serialized
     def users(self) -> list[int | str]:
         """Every user id in the log, in order of first appearance, with its original type."""
         sql = (
@@ -677,6 +716,7 @@ class EventLog:
         )
         return [r[0] for r in self._db().execute(sql)]
 
+    @serialized
     def count(self, user_id: int | str | None = None) -> int:
         """Number of events, of one user or of everyone."""
         if user_id is None:
@@ -684,6 +724,7 @@ class EventLog:
         sql = "SELECT COUNT(*) FROM events WHERE user_id = ? AND user_id_type = ?"
         return int(self._db().execute(sql, _check_user_id(user_id)).fetchone()[0])
 
+    @serialized
     def last_seq(self, user_id: int | str | None = None) -> int:
         """The newest seq (of one user, or overall); 0 when there is none. A profile that
         records the last_seq it has seen is stale exactly when this is larger."""
@@ -694,6 +735,7 @@ class EventLog:
             row = self._db().execute(sql, _check_user_id(user_id)).fetchone()
         return int(row[0] or 0)
 
+    @serialized
     def user_summary(self) -> pd.DataFrame:
         """One row per user: user_id (original type), last_seq, has_positive (any view or
         favorite). One aggregate query: what a crash-repair check needs, without loading and
@@ -713,6 +755,7 @@ class EventLog:
             }
         )
 
+    @serialized
     def seen_items(self, user_id: int | str) -> set[int]:
         """Items the user viewed, favorited or marked not interested (to exclude from
         recommendations). One query on the (user_id, user_id_type, seq) index."""

@@ -407,20 +407,16 @@ def interest_trajectory(
         raise ValueError(f"{len(kinds)} kinds for {len(rows)} events; pass one kind per event")
     params = {"view": alpha_view, "favorite": alpha_favorite,
               "not_interested": not_interested_factor}
-    out = np.full((len(rows), matrix.shape[1]), np.nan, dtype=np.float32)
-    v = None if start is None else vectors.normalize(start)
-    for k, (row, kind) in enumerate(zip(rows, kinds, strict=True)):
+    for k, kind in enumerate(kinds):
         if kind not in params:
             raise ValueError(f"unknown event kind {kind!r} at event {k}; use one of {list(params)}")
-        op = "subtract" if kind == "not_interested" else "ema"
-        try:
-            new = vectors.apply_event(v, matrix[row], op, params[kind], cold_subtract="ignore")
-        except vectors.DegenerateVectorError:  # would cancel: keep the previous vector
-            new = v
-        if new is not None:
-            v = new
-            out[k] = v
-    return out
+    ops = ["subtract" if kind == "not_interested" else "ema" for kind in kinds]
+    values = [params[kind] for kind in kinds]
+    if start is None:
+        return vectors.trajectory(matrix[rows], ops, values)
+    # A start vector is one more (cold-start) event in front: replace v by it, then go on.
+    first = np.vstack([vectors.normalize(start)[None, :], matrix[rows]])
+    return vectors.trajectory(first, ["ema", *ops], [1.0, *values])[1:]
 
 
 def trajectory_similarities(trajectory: np.ndarray, targets: np.ndarray) -> np.ndarray:

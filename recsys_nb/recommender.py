@@ -25,6 +25,7 @@ equally close to your interest, the ones many people watch are the safer bet.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -49,6 +50,7 @@ from recsys_nb.store import (
     server_address,
     user_key,
 )
+from recsys_nb.threads import serialized
 
 KINDS = ("view", "favorite", "not_interested")
 #: What ``embedding="default"`` means: "blend" item vectors learned from the events (sequence +
@@ -184,6 +186,9 @@ class Recommender:
         popularity_weight: float = DEFAULT_PARAMS["popularity_weight"],
         lock_timeout: float = 0.0,
     ) -> None:
+        # Every public method runs under this lock (recsys_nb.threads): widget callbacks may come
+        # from another thread, and an update is a read-modify-write of the stored vector.
+        self._mutex = threading.RLock()
         self.alpha_view = _check_alpha("alpha_view", alpha_view)
         self.alpha_favorite = _check_alpha("alpha_favorite", alpha_favorite)
         self.not_interested_factor = _check_nonnegative(
@@ -310,6 +315,7 @@ class Recommender:
             f"popularity_weight={self._prior_weight}, store={where})"
         )
 
+    @serialized
     def close(self) -> None:
         """Release the store: event log, Chroma client, the writer lock. Idempotent."""
         if getattr(self, "_closed", True):
@@ -418,6 +424,7 @@ class Recommender:
                 self._cache[user_key(u)] = (v.copy(), meta)
         return len(users)
 
+    @serialized
     def interest(self, user_id: int | str) -> np.ndarray:
         """The stored interest vector of ``user_id``.
 
@@ -432,6 +439,7 @@ class Recommender:
             )
         return got[0].copy()
 
+    @serialized
     def history(self, user_id: int | str, last: int | None = None) -> pd.DataFrame:
         """The user's events, oldest first (``last``: only the most recent N)."""
         user_key(user_id)
@@ -463,6 +471,131 @@ class Recommender:
         """
         return self._record(user_id, item_id, "not_interested", timestamp)
 
+    @serialized
+    def undo(self, user_id: int | str) -> pd.DataFrame:
+        """Take back the user's newest event; their interest vector is recomputed without it.
+
+        The event leaves the log (:meth:`EventLog.remove_last`) and the profile is replayed from
+        the remaining history with the parameters each event recorded, so it equals the profile
+        the user would have had without that action (none at all when no positive event is left).
+        Returns the removed event as a one-row frame (empty when the user has no events).
+        """
+        self._check_open()
+        key = user_key(user_id)
+        removed = self.log.remove_last(user_id)
+        if removed.empty:
+            return removed
+        self._seen_cache.pop(key, None)
+        rest = self.log.history(user_id)
+        if self._rebuild(rest) == 0:  # nothing positive left: no vector, as for a new user
+            self.profiles.delete(user_id)
+            if self.server is None:
+                self._cache[key] = None
+        return removed
+
+    @serialized
+    def set_params(self, **params: float) -> None:
+        """Change alpha_view, alpha_favorite, not_interested_factor or popularity_weight live.
+
+        Validated like the constructor's arguments (nothing changes when one is bad). Each event
+        records the parameter it was applied with, so :meth:`rebuild_profiles` still reproduces
+        every stored vector. ``popularity_weight`` only moves the query's weight of the prior the
+        store already holds: a store built without a prior (``popularity_weight=0`` or no item
+        counts) can only keep 0.
+        """
+        unknown = set(params) - set(DEFAULT_PARAMS)
+        if unknown:
+            raise TypeError(
+                f"unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}"
+            )
+        checked = {}
+        for name, value in params.items():
+            if name.startswith("alpha"):
+                checked[name] = _check_alpha(name, value)
+            else:
+                checked[name] = _check_nonnegative(name, value, "0.1")
+        weight = checked.get("popularity_weight")
+        if weight is not None and weight > 0 and self.item_store.prior is None:
+            raise ValueError(
+                f"popularity_weight={weight} needs a popularity prior, and this store holds "
+                "plain vectors (built with popularity_weight=0 or without item counts); reopen "
+                "with Recommender.from_dataset(..., popularity_weight=0.65)"
+            )
+        for name, value in checked.items():
+            setattr(self, name, value)
+        if weight is not None:
+            self._prior_weight = weight
+
+    @serialized
+    def explain(self, user_id: int | str, item_id: int, n: int = 3) -> pd.DataFrame:
+        """The events of the user's history that most support recommending ``item_id``.
+
+        The interest vector is exactly a weighted sum of the history's item vectors
+        (:func:`recsys_nb.vectors.history_weights`: recent events and favorites weigh more,
+        not-interested events weigh negative), so its cosine with the item splits into one term
+        per event: ``contribution = weight * similarity``. Returns the ``n`` events with the
+        largest contributions (only those that pull towards the item), best first, with columns
+        item_id, title, year, kind, similarity (cosine of the two items), weight, contribution.
+        Empty when the user has no interest vector yet.
+
+        Raises:
+            KeyError: ``item_id`` is not an item of this recommender.
+            ValueError: ``n`` is not a positive integer.
+        """
+        self._check_open()
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n={n!r} must be a positive integer number of events")
+        target = self._vectors[self._index(item_id)].astype(np.float64)
+        hist = self.log.history(user_id)
+        hist = hist[hist["item_id"].isin(self._row)]
+        columns = ["item_id", "title", "year", "kind", "similarity", "weight", "contribution"]
+        if hist.empty:
+            return pd.DataFrame(columns=columns)
+        rows = hist["item_id"].map(self._row).to_numpy(dtype=np.int64)
+        ops, params = self._recorded_params(hist)
+        weights = vectors.history_weights(self._vectors[rows], ops, params)
+        sims = self._vectors[rows].astype(np.float64) @ target
+        frame = pd.DataFrame({
+            "item_id": hist["item_id"].to_numpy(), "kind": hist["kind"].to_numpy(),
+            "similarity": sims, "weight": weights, "contribution": weights * sims,
+        })
+        # One row per movie (a re-watch adds its weight to the earlier one).
+        frame = frame.groupby("item_id", as_index=False, sort=False).agg(
+            kind=("kind", "last"), similarity=("similarity", "first"),
+            weight=("weight", "sum"), contribution=("contribution", "sum"),
+        )
+        frame = frame[frame["contribution"] > 0].nlargest(int(n), "contribution")
+        meta = self.items.loc[frame["item_id"].to_numpy()]
+        frame.insert(1, "title", meta["title"].to_numpy())
+        frame.insert(2, "year", meta["year"].to_numpy() if "year" in meta else None)
+        return frame[columns].reset_index(drop=True)
+
+    def _recorded_params(self, history: pd.DataFrame) -> tuple[np.ndarray, list[float]]:
+        """Each logged event as the technique's operation and the parameter it was applied with
+        (recorded in the log; the current one for events recorded without)."""
+        kinds = history["kind"].to_numpy()
+        ops = np.where(kinds == "not_interested", "subtract", "ema")
+        params = [
+            float(p.get("factor" if k == "not_interested" else "alpha", self._param(k)))
+            for p, k in zip(history["params"], kinds, strict=True)
+        ]
+        return ops, params
+
+    @serialized
+    def interest_trail(self, user_id: int | str) -> tuple[pd.DataFrame, np.ndarray]:
+        """The user's history and their interest vector after each of its events.
+
+        Returns ``(history, trail)``: the events (oldest first, items of this recommender only)
+        and an ``(m, dim)`` float32 array whose row k is the interest after event k (NaN rows
+        before the first positive event). The last row is the stored interest vector.
+        """
+        self._check_open()
+        hist = self.log.history(user_id)
+        hist = hist[hist["item_id"].isin(self._row)].reset_index(drop=True)
+        ops, params = self._recorded_params(hist)
+        rows = hist["item_id"].map(self._row).to_numpy(dtype=np.int64)
+        return hist, vectors.trajectory(self._vectors[rows], list(ops), params)
+
     def _param(self, kind: str) -> float:
         return {
             "view": self.alpha_view,
@@ -470,6 +603,7 @@ class Recommender:
             "not_interested": self.not_interested_factor,
         }[kind]
 
+    @serialized
     def _record(
         self, user_id: int | str, item_id: int, kind: str, timestamp: float | None
     ) -> UpdateResult:
@@ -530,6 +664,7 @@ class Recommender:
 
     # ---------------------------------------------------------------- recommendations
 
+    @serialized
     def recommend(
         self,
         user_id: int | str,
@@ -585,6 +720,7 @@ class Recommender:
             seen = self._seen_cache[key] = self.log.seen_items(user_id)
         return seen
 
+    @serialized
     def predict_interest(
         self,
         user_id: int | str,
@@ -658,6 +794,7 @@ class Recommender:
 
     # ---------------------------------------------------------------- bulk
 
+    @serialized
     def ingest(self, events: pd.DataFrame) -> IngestReport:
         """Replay many events at once: the same profiles as calling the event methods one by one.
 
@@ -754,6 +891,7 @@ class Recommender:
         )
         return _Replayed(result.as_dict(), int(result.skipped.sum()))
 
+    @serialized
     def rebuild_profiles(self) -> int:
         """Recompute every profile from the event log (with the parameters each event recorded).
 
@@ -772,10 +910,7 @@ class Recommender:
         frame["row"] = frame["item_id"].map(self._row)
         frame = frame[frame["row"].notna()].copy()  # items no longer in the catalog
         frame["row"] = frame["row"].astype(np.int64)
-        frame["param"] = [
-            float(p.get("factor" if k == "not_interested" else "alpha", self._param(k)))
-            for p, k in zip(frame["params"], frame["kind"], strict=True)
-        ]
+        frame["param"] = self._recorded_params(frame)[1]
         frame["key"] = [user_key(u) for u in frame["user_id"]]
         frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
         replayed = self._replay(frame, {})

@@ -646,6 +646,10 @@ class ProfileStore:
             got["embeddings"], dtype=np.float32
         )
 
+    def delete(self, user_id: int | str) -> None:
+        """Remove one user's profile (no-op when there is none)."""
+        self.collection.delete(ids=[user_key(user_id)])
+
     def delete_all(self) -> None:
         """Remove every profile (used before a rebuild from the event log)."""
         ids = self.collection.get(include=[])["ids"]

@@ -833,6 +833,84 @@ def ema_fold(
 # --------------------------------------------------------------------------------------------
 
 
+def trajectory(items: ArrayLike, ops: Sequence[str], params: ArrayLike) -> np.ndarray:
+    """The interest vector after every event of one ordered history: ``(m, d)`` float32.
+
+    A loop of :func:`apply_event` (``cold_subtract="ignore"``): the first positive event is the
+    cold start, a not-interested before it moves nothing, and a step that would cancel the
+    vector keeps the previous one, as the Recommender does. Rows before the first vector are NaN.
+
+    Args:
+        items: the history's item vectors, (m, d), oldest first.
+        ops: "ema" or "subtract" per event.
+        params: alpha (ema) or factor (subtract) per event.
+    """
+    matrix = _validate_batch(items, "items")
+    p = np.asarray(params, dtype=np.float64).reshape(-1)
+    if len(ops) != len(matrix) or len(p) != len(matrix):
+        raise ValueError(
+            f"{len(matrix)} item vectors, {len(ops)} ops and {len(p)} params: pass one per event"
+        )
+    out = np.full(matrix.shape, np.nan, dtype=STORE_DTYPE)
+    v = None
+    for k in range(len(matrix)):
+        try:
+            new = apply_event(v, matrix[k], ops[k], float(p[k]), cold_subtract="ignore")
+        except DegenerateVectorError:  # would cancel: the service keeps the previous vector
+            new = v
+        if new is not None:
+            v = out[k] = new
+    return out
+
+
+def history_weights(
+    items: ArrayLike, ops: Sequence[str], params: ArrayLike
+) -> np.ndarray:
+    """How much each event of a history weighs in the interest vector it produced.
+
+    Every step of the technique is linear before its normalization (``(1 - alpha) * v + alpha * e``,
+    ``v - factor * e``), so the final interest is exactly ``sum_i w_i * e_i`` over the history's
+    (unit) item vectors. That makes an explanation exact: ``v . x = sum_i w_i * (e_i . x)``, so the
+    events with the largest ``w_i * cos(e_i, x)`` are the ones that put item ``x`` on the list.
+    The rules are :func:`apply_event`'s with ``cold_subtract="ignore"``: a not-interested before
+    any positive event, and a step that would cancel the vector, change nothing (weight 0).
+
+    Args:
+        items: the history's item vectors, (m, d), oldest first.
+        ops: "ema" or "subtract" per event.
+        params: alpha (ema) or factor (subtract) per event.
+
+    Returns:
+        (m,) float64 weights: positive for the pull of views / favorites (recent ones weigh more),
+        negative for not-interested pushes, 0 for events that had no effect.
+    """
+    unit = _unit_rows64(_validate_batch(items, "items"), "items")
+    m = unit.shape[0]
+    codes = _op_codes(ops)
+    p = np.asarray(params, dtype=np.float64).reshape(-1)
+    if codes.shape[0] != m or p.shape[0] != m:
+        raise ValueError(
+            f"{m} item vectors, {codes.shape[0]} ops and {p.shape[0]} params: pass one per event"
+        )
+    weights = np.zeros(m)
+    v: np.ndarray | None = None
+    for i in range(m):
+        if v is None:
+            if codes[i] == OP_EMA:
+                _check_alpha(p[i : i + 1])
+                weights[i], v = 1.0, unit[i].copy()
+            continue
+        keep, push = (1.0 - p[i], p[i]) if codes[i] == OP_EMA else (1.0, -p[i])
+        raw = keep * v + push * unit[i]
+        norm = float(np.sqrt(raw @ raw))
+        if norm <= EPS:  # the service keeps the previous vector (overshoot)
+            continue
+        weights *= keep / norm
+        weights[i] += push / norm
+        v = raw / norm
+    return weights
+
+
 def average(vectors: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """Normalized (weighted) mean of the rows, each row normalized first: a centroid direction.
 

@@ -551,3 +551,102 @@ def test_score_items_rejects_bad_queries(rec):
     for bad in (np.zeros(rec.dim), np.full(rec.dim, np.nan), np.ones(rec.dim + 1)):
         with pytest.raises(ValueError, match=f"finite, non-zero vector of dimension {rec.dim}"):
             rec.score_items(bad)
+
+
+# ------------------------------------------------------------------ explain, undo, live params
+
+
+def test_explain_decomposes_the_interest_exactly(rec, small):
+    items = popular_items(small, 6)
+    rec.view("ex", items[0], timestamp=1.0)
+    rec.favorite("ex", items[1], timestamp=2.0)
+    rec.view("ex", items[2], timestamp=3.0)
+    target = int(rec.recommend("ex", n=1)["item_id"].iloc[0])
+    why = rec.explain("ex", target, n=3)
+    assert list(why.columns) == [
+        "item_id", "title", "year", "kind", "similarity", "weight", "contribution"]
+    assert set(why["item_id"]) <= set(items[:3])
+    assert why["contribution"].is_monotonic_decreasing
+    # closed form: v = (1-a)(...)... ; the weights rebuild the stored vector
+    hist = rec.history("ex")
+    e = np.stack([rec.item_vector(i) for i in hist["item_id"]]).astype(np.float64)
+    w = vectors.history_weights(e, ["ema"] * 3, [0.25, 0.45, 0.25])
+    np.testing.assert_allclose(w @ e, rec.interest("ex"), atol=1e-5)
+    full = rec.explain("ex", target, n=10)
+    cos = float(rec.interest("ex") @ rec.item_vector(target))
+    assert full["contribution"].sum() == pytest.approx(cos, abs=1e-4)  # all events pull here
+
+
+def test_history_weights_closed_form():
+    e1, e2 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    # cold start e1, then EMA alpha 0.5 toward e2: v = (0.5 e1 + 0.5 e2) / |..| = (e1+e2)/sqrt2
+    w = vectors.history_weights(np.stack([e1, e2]), ["ema", "ema"], [0.3, 0.5])
+    np.testing.assert_allclose(w, [1 / np.sqrt(2), 1 / np.sqrt(2)])
+    # subtract e2 with factor 1 from (e1+e2)/sqrt2: raw = e1/sqrt2 + (1/sqrt2 - 1) e2
+    w = vectors.history_weights(np.stack([e1, e2, e2]), ["ema", "ema", "subtract"], [1, .5, 1])
+    raw = np.array([1 / np.sqrt(2), 1 / np.sqrt(2) - 1])
+    np.testing.assert_allclose(w[0] * e1 + (w[1] + w[2]) * e2, raw / np.linalg.norm(raw))
+    assert w[2] < 0
+    # a not-interested first weighs nothing (cold), an overshoot changes nothing
+    w = vectors.history_weights(np.stack([e2, e1, e1]), ["subtract", "ema", "subtract"],
+                                [0.5, 0.3, 1.0])
+    np.testing.assert_allclose(w, [0.0, 1.0, 0.0])
+
+
+def test_explain_edge_cases(rec, small):
+    items = popular_items(small, 3)
+    assert rec.explain("nobody", items[0]).empty
+    rec.view("ex", items[0], timestamp=1.0)
+    with pytest.raises(KeyError, match="unknown item id -5"):
+        rec.explain("ex", -5)
+    with pytest.raises(ValueError, match="n=0"):
+        rec.explain("ex", items[1], n=0)
+
+
+def test_undo_restores_the_profile_and_the_log(rec, small):
+    items = popular_items(small, 4)
+    rec.view("u", items[0], timestamp=1.0)
+    rec.favorite("u", items[1], timestamp=2.0)
+    before = rec.interest("u")
+    before_top = rec.recommend("u", n=5)["item_id"].tolist()
+    rec.not_interested("u", before_top[0], timestamp=3.0)
+    assert before_top[0] not in rec.recommend("u", n=5)["item_id"].tolist()
+    removed = rec.undo("u")
+    assert removed["kind"].tolist() == ["not_interested"]
+    assert rec.history("u")["item_id"].tolist() == items[:2]
+    np.testing.assert_allclose(rec.interest("u"), before, atol=1e-6)
+    assert rec.recommend("u", n=5)["item_id"].tolist() == before_top  # seen cache refreshed
+    rec.undo("u")
+    rec.undo("u")
+    with pytest.raises(KeyError, match="no interest vector"):
+        rec.interest("u")
+    assert rec.recommend("u", n=3)["source"].eq("popular").all()
+    assert rec.undo("u").empty  # nothing left: a no-op
+
+
+def test_set_params_changes_the_next_update_and_validates(rec, small):
+    items = popular_items(small, 2)
+    rec.view("p", items[0], timestamp=1.0)
+    rec.set_params(alpha_view=0.9)
+    rec.view("p", items[1], timestamp=2.0)
+    expected = vectors.ema_update(rec.item_vector(items[0]), rec.item_vector(items[1]), 0.9)
+    np.testing.assert_allclose(rec.interest("p"), expected, atol=1e-6)
+    assert rec.history("p")["params"].iloc[-1] == {"alpha": 0.9}
+    with pytest.raises(ValueError, match="alpha_favorite=2.0"):
+        rec.set_params(alpha_view=0.5, alpha_favorite=2.0)
+    assert rec.alpha_view == 0.9  # nothing changed by the failed call
+    with pytest.raises(TypeError, match="alpha"):
+        rec.set_params(alpha=0.3)
+    rec.set_params(popularity_weight=0.0)
+    assert rec.prior_weight == 0.0
+    rec.rebuild_profiles()  # each event's recorded alpha: the same vector
+    np.testing.assert_allclose(rec.interest("p"), expected, atol=1e-6)
+
+
+def test_set_popularity_weight_needs_a_prior(small, tmp_path):
+    r = build(small, tmp_path / "plain", popularity_weight=0.0)
+    try:
+        with pytest.raises(ValueError, match="plain vectors"):
+            r.set_params(popularity_weight=0.5)
+    finally:
+        r.close()
