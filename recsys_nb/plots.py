@@ -17,22 +17,25 @@ from recsys_nb.vectors import MOMENTUM_METHODS, predict_from_window
 # Notebook 01: the embedding space in 2-D, and how similar neighbours are.
 
 
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project rows onto their first two principal components (numpy SVD, no scikit-learn).
+def pca_axes(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first two principal axes of the rows (numpy SVD, no scikit-learn).
 
     The signs of principal axes are arbitrary; each axis is flipped so its largest loading is
     positive, which makes the picture the same on every run.
 
     Returns:
-        ``(coords (n, 2) float64, explained (2,))``: the share of the total variance each axis
-        keeps. A small share is the honest caption of any 2-D picture of a 384-d space.
+        ``(mean (d,), axes (2, d), explained (2,))``: project any vector ``x`` of the same space
+        with ``(x - mean) @ axes.T`` (a user's interest, say); ``explained`` is the share of the
+        total variance each axis keeps. A small share is the honest caption of any 2-D picture of
+        a 384-d space.
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 3 or x.shape[1] < 2:
         raise ValueError(f"pca_2d needs an (n >= 3, d >= 2) matrix; got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ValueError("pca_2d got NaN or infinite values; check the embeddings")
-    centred = x - x.mean(axis=0)
+    mean = x.mean(axis=0)
+    centred = x - mean
     # SVD of the small d x d scatter matrix, not of the n x d data: same axes (its singular values
     # are the squared ones of the data), 15-50x faster for 9k x 384 on 2 cores.
     _, variances, axes = np.linalg.svd(centred.T @ centred)
@@ -41,7 +44,17 @@ def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     axes = axes * flip[:, None]
     total = float(variances.sum())
     explained = variances[:2] / total if total > 0 else np.zeros(2)
-    return centred @ axes.T, explained
+    return mean, axes, explained
+
+
+def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project rows onto their first two principal components (:func:`pca_axes`).
+
+    Returns:
+        ``(coords (n, 2) float64, explained (2,))``.
+    """
+    mean, axes, explained = pca_axes(vectors)
+    return (np.asarray(vectors, dtype=np.float64) - mean) @ axes.T, explained
 
 
 def main_genre_labels(

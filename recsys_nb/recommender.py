@@ -527,48 +527,69 @@ class Recommender:
             self._prior_weight = weight
 
     @serialized
-    def explain(self, user_id: int | str, item_id: int, n: int = 3) -> pd.DataFrame:
+    def explain(
+        self, user_id: int | str, item_id: int | Sequence[int], n: int = 3
+    ) -> pd.DataFrame:
         """The events of the user's history that most support recommending ``item_id``.
 
         The interest vector is exactly a weighted sum of the history's item vectors
         (:func:`recsys_nb.vectors.history_weights`: recent events and favorites weigh more,
         not-interested events weigh negative), so its cosine with the item splits into one term
-        per event: ``contribution = weight * similarity``. Returns the ``n`` events with the
-        largest contributions (only those that pull towards the item), best first, with columns
-        item_id, title, year, kind, similarity (cosine of the two items), weight, contribution.
-        Empty when the user has no interest vector yet.
+        per event: ``contribution = weight * similarity``, and the contributions of all events
+        add up to ``cosine(interest, item)``. Returns the ``n`` events with the largest
+        contributions, best first (the pulls; with ``n`` >= the history, every event, pushes
+        too), with columns item_id, title, year, kind, similarity (cosine of the two items),
+        weight, contribution. Empty when the user has no events.
+
+        ``item_id`` may also be a sequence of items (a whole recommendation list): the frame then
+        starts with a ``recommended`` column and holds up to ``n`` rows per item, in their order.
 
         Raises:
-            KeyError: ``item_id`` is not an item of this recommender.
+            KeyError: an item id is not an item of this recommender.
             ValueError: ``n`` is not a positive integer.
         """
         self._check_open()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer number of events")
-        target = self._vectors[self._index(item_id)].astype(np.float64)
+        many = not isinstance(item_id, int | np.integer)
+        targets = [int(i) for i in item_id] if many else [int(item_id)]  # type: ignore[union-attr]
+        target_rows = [self._index(i) for i in targets]
+        columns = ["item_id", "title", "year", "kind", "similarity", "weight", "contribution"]
+        if many:
+            columns = ["recommended", *columns]
         hist = self.log.history(user_id)
         hist = hist[hist["item_id"].isin(self._row)]
-        columns = ["item_id", "title", "year", "kind", "similarity", "weight", "contribution"]
-        if hist.empty:
+        if hist.empty or not targets:
             return pd.DataFrame(columns=columns)
         rows = hist["item_id"].map(self._row).to_numpy(dtype=np.int64)
         ops, params = self._recorded_params(hist)
         weights = vectors.history_weights(self._vectors[rows], ops, params)
-        sims = self._vectors[rows].astype(np.float64) @ target
+        # One row per movie: a re-watch adds its weight to the earlier one (same similarity).
+        movies, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        last = np.zeros(len(movies), dtype=np.int64)
+        last[inverse] = np.arange(len(rows))  # later events overwrite: the newest kind wins
+        movie_weight = np.bincount(inverse, weights=weights, minlength=len(movies))
+        sims = self._vectors[movies].astype(np.float64) @ self._vectors[target_rows].T.astype(
+            np.float64)  # (movies, targets)
+        contributions = movie_weight[:, None] * sims
+        kinds = hist["kind"].to_numpy()[last]
+        picks = [np.argsort(-contributions[:, k], kind="stable")[: int(n)]
+                 for k in range(len(targets))]
+        take = np.concatenate(picks)
+        col = np.repeat(np.arange(len(targets)), [len(p) for p in picks])
+        ids = self._item_ids[movies[take]]
+        meta = self.items.loc[ids]
         frame = pd.DataFrame({
-            "item_id": hist["item_id"].to_numpy(), "kind": hist["kind"].to_numpy(),
-            "similarity": sims, "weight": weights, "contribution": weights * sims,
+            "recommended": np.asarray(targets, dtype=np.int64)[col],
+            "item_id": ids,
+            "title": meta["title"].to_numpy(),
+            "year": meta["year"].to_numpy() if "year" in meta else None,
+            "kind": kinds[take],
+            "similarity": sims[take, col],
+            "weight": movie_weight[take],
+            "contribution": contributions[take, col],
         })
-        # One row per movie (a re-watch adds its weight to the earlier one).
-        frame = frame.groupby("item_id", as_index=False, sort=False).agg(
-            kind=("kind", "last"), similarity=("similarity", "first"),
-            weight=("weight", "sum"), contribution=("contribution", "sum"),
-        )
-        frame = frame[frame["contribution"] > 0].nlargest(int(n), "contribution")
-        meta = self.items.loc[frame["item_id"].to_numpy()]
-        frame.insert(1, "title", meta["title"].to_numpy())
-        frame.insert(2, "year", meta["year"].to_numpy() if "year" in meta else None)
-        return frame[columns].reset_index(drop=True)
+        return frame[columns]
 
     def _recorded_params(self, history: pd.DataFrame) -> tuple[np.ndarray, list[float]]:
         """Each logged event as the technique's operation and the parameter it was applied with

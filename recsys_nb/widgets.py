@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb.snapshot import mimebundle
+
 # --------------------------------------------------------------------------------------------
 # Notebook 01: find items by title, explore neighbours and free-text search.
 
@@ -168,7 +170,7 @@ class ItemExplorer:
         self.n.observe(self._on_n, names="value")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     def show_similar(self, label: str) -> pd.DataFrame:
         """Show (and return) the neighbours of the item with this picker label."""
@@ -371,7 +373,7 @@ class RecommendationBrowser:
         self._guarded()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     def show(self, user: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Show (and return) the recommendations and recent history of ``user``."""
@@ -520,7 +522,7 @@ class NotInterestedPanel:
             self._error(exc)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     @property
     def factor(self) -> float:
@@ -755,7 +757,7 @@ class _ReplayView:
     error: str | None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     def _recompute(self) -> None:
         raise NotImplementedError

@@ -650,3 +650,16 @@ def test_set_popularity_weight_needs_a_prior(small, tmp_path):
             r.set_params(popularity_weight=0.5)
     finally:
         r.close()
+
+
+def test_explain_a_whole_list_at_once(rec, small):
+    items = popular_items(small, 4)
+    for t, i in enumerate(items[:3]):
+        rec.view("many", i, timestamp=float(t))
+    top = rec.recommend("many", n=4)["item_id"].tolist()
+    together = rec.explain("many", top, n=2)
+    assert together.columns[0] == "recommended"
+    for item in top:
+        alone = rec.explain("many", item, n=2)
+        part = together[together["recommended"] == item].drop(columns="recommended")
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), alone)
