@@ -2,6 +2,7 @@
 #   make run    execute every notebook headless (papermill) -> build/notebooks, HTML -> build/reports
 #   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs)
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
+#   make app    the playground (notebook 07) served by Voila on http://127.0.0.1:8866/
 #   make bench  speed benchmarks: ours vs baselines, side by side
 #   make report the FULL evaluation report (notebook 06 on all users, full grids; ~7 min) -> HTML
 
@@ -16,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lab bench report lint clean-notebooks env
+.PHONY: run test lab app bench report lint clean-notebooks env
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,10 +44,23 @@ lint: $(STAMP)
 	$(BIN)/python -m recsys_nb.nbclean --check $(NOTEBOOKS)
 
 test: lint
-	$(BIN)/pytest tests --nbval-lax notebooks
+	$(BIN)/pytest tests --nbval-lax notebooks --durations=15
+
+# The quick loop: unit and server tests, no notebook runs and no browser (tests/browser).
+.PHONY: test-fast
+test-fast: lint
+	$(BIN)/pytest tests -m "not browser and not notebook" -q --durations=10
+
+# Containers often run as root; Jupyter refuses root without --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+
+# The playground (notebook 07) with Voila on 127.0.0.1, code hidden, behind a Chroma server so
+# that several visitors can play at once; Ctrl-C stops both (by PID).
+app: $(STAMP)
+	$(BIN)/python -m recsys_nb.serve --port $(or $(PORT),8866)
 
 report: $(STAMP)
 	mkdir -p build/notebooks build/reports

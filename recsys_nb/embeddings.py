@@ -1480,6 +1480,42 @@ class ItemVectors:
         return zip(self.item_ids.tolist(), self.vectors, strict=True)
 
 
+def learned_cached(
+    cache_path: str | os.PathLike[str] | None,
+    model_id: str,
+    items: pd.DataFrame,
+    compute: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """Learned item vectors from disk when this model and catalogue were computed before.
+
+    The model id already fingerprints the events and the settings; the file name adds a
+    fingerprint of the item ids and genres (cold items get genre centroids), so a cached matrix
+    is only reused for exactly the same inputs. Stored as ``<cache dir>/learned/<key>.npy`` next
+    to the text-embedding cache, written atomically; a file of the wrong shape or with
+    non-finite values is recomputed. ``cache_path=None`` always computes.
+    """
+    if cache_path is None:
+        return np.asarray(compute(), dtype=np.float32)
+    genres = items["genres"].map(str) if "genres" in items.columns else pd.Series([], dtype=str)
+    digest = hashlib.sha256(model_id.encode())
+    digest.update(items["item_id"].to_numpy(dtype=np.int64).tobytes())
+    digest.update("\x1f".join(genres).encode())
+    path = Path(cache_path).parent / "learned" / f"{digest.hexdigest()[:24]}.npy"
+    if path.exists():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(items) and np.isfinite(cached).all():
+                return cached.astype(np.float32, copy=False)
+        except (OSError, ValueError):
+            pass  # unreadable: recompute and overwrite
+    vectors = np.asarray(compute(), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, vectors, allow_pickle=False)
+    os.replace(tmp, path)
+    return vectors
+
+
 def embed_items(
     items: pd.DataFrame,
     events: pd.DataFrame | None = None,
@@ -1536,8 +1572,10 @@ def embed_items(
             raise ValueError(
                 f"embedding={embedding!r} learns from events; pass events (e.g. dataset.events)"
             )
-        vecs = svd_item_embeddings(events, item_ids, dim=dim, seed=seed, items=items)
-        return collaborative_model_id(events, dim, seed), vecs
+        model_id = collaborative_model_id(events, dim, seed)
+        vecs = learned_cached(cache_path, model_id, items, lambda: svd_item_embeddings(
+            events, item_ids, dim=dim, seed=seed, items=items))
+        return model_id, vecs
 
     if embedding == "minilm":
         model_id, vectors, text_model = text_vectors()
@@ -1548,12 +1586,17 @@ def embed_items(
     if embedding == "blend":
         if events is None:
             raise ValueError("embedding='blend' learns from events; pass events (dataset.events)")
-        seq = sequence_item_embeddings(events, item_ids, dim=dim, seed=seed, items=items)
-        svd = svd_item_embeddings(events, item_ids, dim=dim, seed=seed, items=items, power=0.5)
-        w = BLEND_SEQUENCE_WEIGHT
         model_id = (f"blend-{sequence_model_id(events, dim, seed)}"
                     f"+{collaborative_model_id(events, dim, seed, power=0.5)}")
-        vectors = _unit_rows(np.hstack([np.sqrt(w) * seq, np.sqrt(1.0 - w) * svd]))
+
+        def blend() -> np.ndarray:
+            seq = sequence_item_embeddings(events, item_ids, dim=dim, seed=seed, items=items)
+            svd = svd_item_embeddings(events, item_ids, dim=dim, seed=seed, items=items,
+                                      power=0.5)
+            w = BLEND_SEQUENCE_WEIGHT
+            return _unit_rows(np.hstack([np.sqrt(w) * seq, np.sqrt(1.0 - w) * svd]))
+
+        vectors = learned_cached(cache_path, model_id, items, blend)
         return ItemVectors(model_id, item_ids, vectors.astype(np.float32), None)
     text_id, tvec, text_model = text_vectors()
     collab_id, cvec = collaborative_vectors()

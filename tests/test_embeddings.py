@@ -633,3 +633,31 @@ def test_embed_items_errors_name_the_fix():
         embed_items(items, None, "blend")
     with pytest.raises(ValueError, match=r"text_weight=1.5 is outside \(0, 1\)"):
         embed_items(items, two_taste_events(), "hybrid", text_weight=1.5)
+
+
+def test_learned_vectors_are_cached_on_disk_by_model_and_catalogue(tmp_path):
+    import pandas as pd
+
+    from recsys_nb.embeddings import learned_cached
+
+    items = pd.DataFrame({"item_id": [1, 2, 3], "genres": [["A"], ["B"], []]})
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.eye(3, dtype=np.float32)
+
+    cache = tmp_path / "cache" / "embeddings.sqlite"
+    first = learned_cached(cache, "svd-x", items, compute)
+    again = learned_cached(cache, "svd-x", items, compute)
+    np.testing.assert_array_equal(first, again)
+    assert len(calls) == 1  # the second call read the file
+    learned_cached(cache, "svd-y", items, compute)  # another model id: computed
+    learned_cached(cache, "svd-x", items.assign(genres=[["A"], ["A"], []]), compute)
+    assert len(calls) == 3
+    for f in (tmp_path / "cache" / "learned").glob("*.npy"):
+        f.write_bytes(b"garbage")  # a broken file is recomputed, not trusted
+    learned_cached(cache, "svd-x", items, compute)
+    assert len(calls) == 4
+    learned_cached(None, "svd-x", items, compute)  # no cache: always computed
+    assert len(calls) == 5
