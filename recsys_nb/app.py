@@ -294,7 +294,8 @@ class InterestPicture:
         self.fig = Figure(figsize=(6.2, 4.4), dpi=72)
         self.fig.subplots_adjust(left=0.11, right=0.98, top=0.93, bottom=0.11)
         ax = self.ax = self.fig.subplots()
-        ax.scatter(*self.project(matrix[sample]).T, s=3, color="#d0d0d0", label="movies")
+        self.background = self.project(matrix[sample])
+        ax.scatter(*self.background.T, s=3, color="#d0d0d0", label="movies")
         empty = np.zeros((0, 2))
         self.points = {
             kind: ax.scatter(*empty.T, marker=m, s=60, color=c, label=_KIND_WORD[kind])
@@ -333,6 +334,15 @@ class InterestPicture:
         xy = self.project(steps) if len(steps) else np.zeros((0, 2))
         self.trail.set_data(xy[:, 0], xy[:, 1])
         self.now.set_offsets(xy[-1:])
+        # Zoom to where the user is (their movies, trail and list), keeping some context.
+        shown = np.vstack([xy, *(p.get_offsets() for p in self.points.values())])
+        if len(shown):
+            low, high = shown.min(axis=0), shown.max(axis=0)
+            pad = np.maximum(0.6 * (high - low), 0.15 * np.ptp(self.background, axis=0))
+            self.ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+            self.ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+        else:
+            self.ax.autoscale()
         return self.fig
 
     def render(self, history: pd.DataFrame, trail: np.ndarray, recommended: Sequence[int]) -> None:
