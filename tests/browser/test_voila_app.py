@@ -17,8 +17,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from recsys_nb.data import load_movielens
 from recsys_nb.eventlog import EventLog
 from recsys_nb.serve import chroma_server, free_port, voila_command, voila_env
+from recsys_nb.widgets import item_label
 
 from .jupyter import ERROR_PATTERN, stop_process
 
@@ -140,6 +142,22 @@ def test_user_journey_in_voila(voila_app, browser, screenshots, timings):
         with EventLog(voila_app["data"] / "app" / "events.sqlite") as log:
             kinds = log.history(user)["kind"].tolist()
         assert kinds == ["view", "view", "view", "favorite"]
+        # a double click is two clicks: two events, and the list never shows a seen movie
+        page.locator("button:visible", has_text="watch").first.dblclick()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-html')].some("
+            "e => /: 6 events/.test(e.innerText))", timeout=ACTION_TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        with EventLog(voila_app["data"] / "app" / "events.sqlite") as log:
+            history = log.history(user)
+        assert history["kind"].tolist() == ["view"] * 3 + ["favorite"] + ["view"] * 2
+        items = load_movielens().items.set_index("item_id")
+        seen = {item_label(items.loc[i, "title"], items.loc[i, "year"])
+                for i in history["item_id"]}
+        cards = page.locator(".widget-html b").all_inner_texts()  # "3. Title (year)" per card
+        listed = {c.split(". ", 1)[1] for c in cards if ". " in c}
+        assert len(listed) >= 5 and seen.isdisjoint(listed), (seen, listed)
+        _assert_no_error(page)
         assert statistics.median(samples) > 0
     finally:
         context.close()
