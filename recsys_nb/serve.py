@@ -74,24 +74,43 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> N
         time.sleep(0.1)
 
 
+def _start_chroma(path: Path, port: int, log_path: Path) -> subprocess.Popen:
+    """Start ``chroma run`` and wait for its heartbeat (RuntimeError with its log if it fails)."""
+    log = open(log_path, "ab")  # noqa: SIM115 - the child writes to it; closed by the caller
+    proc = subprocess.Popen(
+        [_tool("chroma"), "run", "--path", str(path / "chroma"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    log.close()  # the child has its own descriptor
+    _wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log_path, 60)
+    return proc
+
+
 @contextmanager
-def chroma_server(path: Path, port: int | None = None) -> Iterator[tuple[str, int]]:
-    """Run ``chroma run --path path`` on 127.0.0.1; yield (host, port); stop it by PID."""
-    port = port or free_port()
+def chroma_server(
+    path: Path, port: int | None = None, attempts: int = 3
+) -> Iterator[tuple[str, int]]:
+    """Run ``chroma run --path path`` on 127.0.0.1; yield (host, port); stop it by PID.
+
+    Without a fixed ``port`` a free one is picked; another process can take it between the pick
+    and the server's bind, so a failed start is retried on a new port (``attempts`` times).
+    """
     path.mkdir(parents=True, exist_ok=True)
     log_path = path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [_tool("chroma"), "run", "--path", str(path / "chroma"), "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
+    for attempt in range(1, attempts + 1):
+        chosen = port or free_port()
         try:
-            _wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log_path, 60)
-            yield "127.0.0.1", port
-        finally:
-            _stop(proc)
+            proc = _start_chroma(path, chosen, log_path)
+            break
+        except RuntimeError:
+            if port is not None or attempt == attempts:
+                raise
+    try:
+        yield "127.0.0.1", chosen
+    finally:
+        _stop(proc)
 
 
 def voila_command(port: int, notebook: Path = NOTEBOOK) -> list[str]:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 from pathlib import Path
 
@@ -352,8 +351,9 @@ CHILD = textwrap.dedent(
     with Recommender.from_dataset(ds, path, embedding="collaborative", dim=16, progress=False,
                                   lock_timeout=timeout) as rec:
         print("opened", flush=True)
-        for i in items:
+        for k, i in enumerate(items, start=1):
             rec.view(user, int(i))
+            print(f"viewed {k}", flush=True)
         print("done", flush=True)
     """
 )
@@ -407,12 +407,13 @@ def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
     build(small, path).close()
     kid = _child(path, "victim", 400, 60)
     assert kid.stdout.readline().strip() == "opened"
-    time.sleep(1.0)  # let it record some events
+    while kid.stdout.readline().strip() != "viewed 20":  # no sleep: kill it mid-stream
+        assert kid.poll() is None, kid.stderr.read()
     kid.send_signal(signal.SIGKILL)
     kid.wait(timeout=30)
     with build(small, path, lock_timeout=30) as r:
         n = len(r.history("victim"))
-        assert 0 < n < 400
+        assert 20 <= n <= 400  # killed at some point after the 20th event
         live = r.interest("victim")
         meta = r.profiles.get("victim")[1]
         assert meta["last_seq"] == r.log.last_seq("victim")
@@ -663,3 +664,69 @@ def test_explain_a_whole_list_at_once(rec, small):
         alone = rec.explain("many", item, n=2)
         part = together[together["recommended"] == item].drop(columns="recommended")
         pd.testing.assert_frame_equal(part.reset_index(drop=True), alone)
+
+
+# ------------------------------------------------------------------ holes a mutation check found
+
+
+def test_ingest_applies_events_in_time_order_whatever_the_frame_order(small, tmp_path):
+    user = small.users[0]
+    events = small.user_history(user).assign(user_id=user)
+    events = events.drop_duplicates("timestamp").head(30)  # ties: the next test
+    shuffled = events.sample(frac=1.0, random_state=0)
+    with build(small, tmp_path / "a") as a, build(small, tmp_path / "b") as b:
+        a.ingest(events.sort_values("timestamp"))
+        b.ingest(shuffled)
+        np.testing.assert_array_equal(a.interest(user), b.interest(user))
+        assert b.history(user)["timestamp"].is_monotonic_increasing  # logged in time order
+
+
+def test_ingest_ties_keep_the_frame_order(small, tmp_path):
+    """Events with the same timestamp are applied in the order of the frame (a stable sort),
+    exactly as calling the event methods row by row would."""
+    a_item, b_item, c_item = popular_items(small, 3)
+    frame = pd.DataFrame({"user_id": ["t"] * 3, "item_id": [a_item, b_item, c_item],
+                          "kind": ["view", "favorite", "view"], "timestamp": [5.0, 5.0, 5.0]})
+    with build(small, tmp_path / "bulk") as bulk, build(small, tmp_path / "one") as one:
+        bulk.ingest(frame)
+        for row in frame.itertuples(index=False):
+            getattr(one, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
+        np.testing.assert_array_equal(bulk.interest("t"), one.interest("t"))
+        assert bulk.history("t")["item_id"].tolist() == [a_item, b_item, c_item]
+
+
+def test_an_event_updates_the_excluded_items_at_once(rec, small):
+    rec.view("s", popular_items(small, 1)[0])
+    top = rec.recommend("s", n=5)["item_id"].tolist()
+    rec.view("s", top[0])  # the seen set is cached: this event must reach it
+    assert top[0] not in rec.recommend("s", n=5)["item_id"].tolist()
+    rec.not_interested("s", top[1])
+    assert top[1] not in rec.recommend("s", n=5)["item_id"].tolist()
+
+
+def test_exclude_seen_false_returns_seen_items(rec, small):
+    items = popular_items(small, 3)
+    for t, i in enumerate(items):
+        rec.view("x", i, timestamp=float(t))
+    # the newest item is the closest to an EMA interest: it leads the list when not excluded
+    with_seen = rec.recommend("x", n=20, exclude_seen=False, )["item_id"].tolist()
+    without = rec.recommend("x", n=20)["item_id"].tolist()
+    assert items[-1] in with_seen and items[-1] not in without
+    assert set(with_seen) & set(items) and not set(without) & set(items)
+
+
+def test_reset_store_empties_the_folder_and_refuses_an_open_store(small, tmp_path):
+    from recsys_nb.store import StoreLockedError, reset_store
+
+    path = tmp_path / "s"
+    with build(small, path) as r:
+        r.view("u", popular_items(small, 1)[0])
+        with pytest.raises(StoreLockedError):
+            reset_store(path)  # open in this process: never deleted under a live service
+    assert (path / "events.sqlite").exists()
+    assert reset_store(path) == path
+    assert not (path / "events.sqlite").exists()
+    assert [p.name for p in (path / "chroma").iterdir()] in ([], [".writer.lock"])
+    with build(small, path) as r:  # a fresh start: no events, no profiles, items re-stored
+        assert r.log.count() == 0 and r.profiles.count() == 0
+        assert r.item_store.count() == len(r.item_ids)
