@@ -1,0 +1,122 @@
+"""Fixtures of the real-browser tier: one JupyterLab server and one headless Chromium per session.
+
+Without Chromium the tier is skipped with a hint (developers may also deselect it with
+``-m "not browser"``); on CI (``CI=true``) a missing browser fails it instead, so a broken
+install never passes as a green run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .jupyter import CHROMIUM_ARGS, JupyterLab, find_chromium, start_jupyterlab
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+SCREENSHOTS = BUILD / "screenshots"
+TIMINGS_JSON = BUILD / "browser_timings.json"
+MISSING = "install chromium: apt-get install -y chromium (Debian) — or run `make test-fast`"
+TIMINGS: pytest.StashKey[dict[str, list[float]]] = pytest.StashKey()
+
+
+def _on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str) -> None:
+    """Fail on CI, skip elsewhere."""
+    if _on_ci():
+        pytest.fail(f"the browser tier cannot run on CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of the Chromium binary (Debian's; Playwright's own browser download is not used)."""
+    path = find_chromium()
+    if path is None:
+        _unavailable(MISSING)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("install playwright: .venv/bin/pip install -e '.[test]' (no `playwright "
+                      "install`: the tier drives Debian's chromium)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[JupyterLab]:
+    """A JupyterLab server on 127.0.0.1 serving notebooks/, stopped by PID at the end."""
+    lab = start_jupyterlab(REPO / "notebooks", tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS,
+                                      headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page; a tall viewport so widgets and their outputs fit."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1500})
+    context.set_default_timeout(60_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """build/screenshots/, created."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def timings(request: pytest.FixtureRequest) -> Iterator[dict[str, list[float]]]:
+    """Latency samples in ms (name -> samples), written to build/browser_timings.json at the end
+    and printed in the terminal summary."""
+    samples: dict[str, list[float]] = {}
+    request.config.stash[TIMINGS] = samples
+    yield samples
+    BUILD.mkdir(exist_ok=True)
+    summary = {name: {"p50_ms": round(statistics.median(v), 1), "samples_ms": v}
+               for name, v in samples.items() if v}
+    TIMINGS_JSON.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the latency samples (visible without -s and with -q)."""
+    samples = config.stash.get(TIMINGS, None)
+    if not samples:
+        return
+    terminalreporter.section("browser: user action -> widget output updated (ms)")
+    for name, values in samples.items():
+        if values:
+            shown = ", ".join(f"{v:.0f}" for v in values)
+            terminalreporter.write_line(
+                f"{name}: p50 {statistics.median(values):.0f}  [{shown}]")
+    terminalreporter.write_line(f"(also in {TIMINGS_JSON.relative_to(REPO)})")
