@@ -894,7 +894,7 @@ class InterestReplay(_ReplayView):
 
     def replay(self) -> np.ndarray:
         """Recompute the trajectory with the sliders' alphas; returns the similarities (m, g)."""
-        from recsys_nb.plots import interest_trajectory, trajectory_similarities
+        from recsys_nb.vectors import interest_trajectory, trajectory_similarities
 
         self.trajectory = interest_trajectory(
             self.item_matrix, self.rows, self.kinds, self.alpha_view.value,
@@ -914,7 +914,8 @@ class InterestReplay(_ReplayView):
         """Draw the figure and the status line for the current event."""
         from matplotlib.figure import Figure
 
-        from recsys_nb.plots import plot_genre_similarity, relative_similarities
+        from recsys_nb.plots import plot_genre_similarity
+        from recsys_nb.vectors import relative_similarities
 
         k = self.step.value
         relative = bool(self.relative.value)
@@ -968,7 +969,8 @@ def interest_replay_widget(
         title: shown above the curves.
         relative: start with the "relative to the genre mean" view (a checkbox switches it).
     """
-    from recsys_nb.plots import genre_centroids, top_genres
+    from recsys_nb.plots import top_genres
+    from recsys_nb.vectors import genre_centroids
 
     _check_history_columns({"history": history}, "pass dataset.user_history(user)")
     item_ids = rec.item_ids
@@ -1062,7 +1064,7 @@ class MomentumScrubber(_ReplayView):
     ) -> None:
         import ipywidgets as widgets
 
-        from recsys_nb.plots import MOMENTUM_METHODS, interest_trajectory
+        from recsys_nb.vectors import MOMENTUM_METHODS, interest_trajectory
 
         m = len(rows)
         if m == 0:
@@ -1133,7 +1135,7 @@ class MomentumScrubber(_ReplayView):
 
     def predict(self) -> None:
         """Recompute the predicted interest after every event with the controls' settings."""
-        from recsys_nb.plots import next_item_similarity, predicted_trajectory
+        from recsys_nb.vectors import next_item_similarity, predicted_trajectory
 
         self.predicted, self.fallback = predicted_trajectory(
             self.item_matrix, self.rows, self.kinds, self.trajectory, int(self.window.value),

@@ -16,11 +16,9 @@ from nbrun import NOTEBOOKS, REPO, run_notebook
 from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import (
     main_genre_labels,
-    nearest_neighbour_similarities,
     pca_2d,
     plot_embedding_map,
     plot_similarity_histograms,
-    random_pair_similarities,
 )
 from recsys_nb.widgets import ItemNotFoundError, find_item, item_explorer, item_labels
 
@@ -236,24 +234,6 @@ def test_pca_2d_finds_the_stretched_directions_deterministically():
     assert np.allclose(again[::-1], coords)  # same signs whatever the row order
     with pytest.raises(ValueError, match="shape"):
         pca_2d(np.ones((2, 5)))
-
-
-def test_nearest_neighbours_match_brute_force_across_chunks():
-    rng = np.random.default_rng(1)
-    v = rng.normal(size=(53, 8)).astype(np.float32)
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    index, sims = nearest_neighbour_similarities(v, chunk=7)
-    full = v @ v.T
-    np.fill_diagonal(full, -np.inf)
-    assert np.array_equal(index, full.argmax(axis=1))
-    assert np.allclose(sims, full.max(axis=1), atol=1e-6)
-    assert not np.any(index == np.arange(len(v)))
-
-
-def test_random_pairs_never_pair_a_row_with_itself():
-    v = np.eye(4, dtype=np.float32)  # distinct rows are orthogonal: cosine 0, itself 1
-    sims = random_pair_similarities(v, n_pairs=1000, seed=2)
-    assert sims.shape == (1000,) and np.all(sims == 0.0)
 
 
 def test_main_genre_labels_follow_the_priority():

@@ -10,13 +10,9 @@ from nbrun import run_notebook
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens, subset_items
-from recsys_nb.plots import (
-    genre_centroids,
-    interest_trajectory,
-    relative_similarities,
-    top_genres,
-)
+from recsys_nb.plots import top_genres
 from recsys_nb.recommender import Recommender
+from recsys_nb.vectors import genre_centroids, interest_trajectory, relative_similarities
 from recsys_nb.widgets import interest_replay_widget
 
 NOTEBOOK = "02_interest_vectors.ipynb"
