@@ -1,4 +1,5 @@
-"""The playground app (recsys_nb.app), driven in-process: components, actions, bad input.
+"""The playground app (recsys_nb.widgets.playground), driven in-process: components, actions,
+bad input.
 
 The browser tests (tests/browser) click the same app in JupyterLab and Voila; these tests pin the
 behaviour behind each click, including clicks that arrive on another thread."""
@@ -10,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from recsys_nb.app import (
+from recsys_nb.data import load_movielens, sample_users, subset_items
+from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
+from recsys_nb.store import StoreLock
+from recsys_nb.widgets import (
     Playground,
     SearchBox,
     open_playground,
     reason_text,
     title_matches,
 )
-from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
-from recsys_nb.store import StoreLock
 
 
 @pytest.fixture(scope="module")
