@@ -20,7 +20,7 @@ from recsys_nb.plots import (
     plot_embedding_map,
     plot_similarity_histograms,
 )
-from recsys_nb.widgets import ItemNotFoundError, find_item, item_explorer, item_labels
+from recsys_nb.widgets import ItemExplorer, ItemNotFoundError, find_item, item_labels
 
 matplotlib.use("Agg")
 
@@ -149,7 +149,7 @@ def _shown(explorer) -> str:
 
 def test_explorer_pick_slider_and_search_update_the_output(small_store):
     store, items, _ = small_store
-    explorer = item_explorer(store, items, n=3)
+    explorer = ItemExplorer(store, items, n=3)
     assert explorer.output.outputs == ()
 
     explorer.picker.value = "Toy Story (1995)"
@@ -180,13 +180,13 @@ def test_explorer_pick_slider_and_search_update_the_output(small_store):
 
 def test_explorer_initial_title_and_errors_shown_in_output(small_store):
     store, items, client = small_store
-    explorer = item_explorer(store, items, n=2, initial="The Matrix")
+    explorer = ItemExplorer(store, items, n=2, initial="The Matrix")
     assert explorer.picker.value == "Matrix, The (1999)"
     assert "Matrix Reloaded" in _shown(explorer)
     with pytest.raises(ItemNotFoundError, match="Toy Story"):
-        item_explorer(store, items, initial="Toy Storey")
+        ItemExplorer(store, items, initial="Toy Storey")
     with pytest.raises(ValueError, match="n=0"):
-        item_explorer(store, items, n=0)
+        ItemExplorer(store, items, n=0)
 
     client.close()  # what the notebook's last cell does: the widget must say so, not go silent
     explorer.picker.value = "Toy Story (1995)"

@@ -25,7 +25,7 @@ from recsys_nb.recommender import (
     item_counts,
 )
 from recsys_nb.vectors import predicted_trajectory
-from recsys_nb.widgets import momentum_scrubber
+from recsys_nb.widgets import MomentumScrubber
 
 matplotlib.use("Agg")
 
@@ -168,7 +168,7 @@ def service(tmp_path_factory):
 def test_scrubber_last_event_is_the_service(service):
     rec, user, future = service
     history = rec.history(user)
-    w = momentum_scrubber(rec, history, future, n=5, next_k=8)
+    w = MomentumScrubber.for_history(rec, history, future, n=5, next_k=8)
     assert w.error is None and w.step.value == w.step.max == len(history)
     np.testing.assert_array_equal(w.trajectory[-1], rec.interest(user))
     kinds = history["kind"].tolist()
@@ -206,7 +206,7 @@ def test_scrubber_last_event_is_the_service(service):
 def test_moving_the_step_slider_changes_what_is_shown(service):
     rec, user, future = service
     history = rec.history(user)
-    w = momentum_scrubber(rec, history, future, n=5, next_k=8, window=6)
+    w = MomentumScrubber.for_history(rec, history, future, n=5, next_k=8, window=6)
     before_status = w.status.value
     before_lists = w.lists.outputs[0]["data"]["text/plain"]
     before_png = w.output.outputs[0]["data"]["image/png"]
@@ -242,7 +242,7 @@ def test_scrubber_controls_replay_the_prediction_and_survive_close(tmp_path):
     rec = Recommender(small.items, vecs, tmp_path / "s", [])
     rec.ingest(sample.events)
     user = int(sample.users[0])
-    w = momentum_scrubber(rec, rec.history(user), n=3)
+    w = MomentumScrubber.for_history(rec, rec.history(user), n=3)
     rec.close()
     assert np.isnan(w.next_cos["current"][-1])  # no future given: nothing after the last event
     old = w.predicted.copy()
@@ -256,15 +256,15 @@ def test_scrubber_rejects_bad_input(service):
     rec, user, _ = service
     history = rec.history(user)
     with pytest.raises(ValueError, match="empty"):
-        momentum_scrubber(rec, history.iloc[:0])
+        MomentumScrubber.for_history(rec, history.iloc[:0])
     with pytest.raises(ValueError, match="lacks columns"):
-        momentum_scrubber(rec, history.drop(columns="kind"))
+        MomentumScrubber.for_history(rec, history.drop(columns="kind"))
     with pytest.raises(KeyError, match="does not know"):
-        momentum_scrubber(rec, history.assign(item_id=-5))
+        MomentumScrubber.for_history(rec, history.assign(item_id=-5))
     with pytest.raises(ValueError, match="method"):
-        momentum_scrubber(rec, history, method="sideways")
+        MomentumScrubber.for_history(rec, history, method="sideways")
     with pytest.raises(ValueError, match="n=0"):
-        momentum_scrubber(rec, history, n=0)
+        MomentumScrubber.for_history(rec, history, n=0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ matplotlib are imported when a widget is built, so ``from recsys_nb.widgets impo
 stays light.
 """
 
-from recsys_nb.widgets.browser import RecommendationBrowser, recommendation_browser
+from recsys_nb.widgets.browser import RecommendationBrowser
 from recsys_nb.widgets.common import (
     ItemNotFoundError,
     find_item,
@@ -51,8 +51,8 @@ from recsys_nb.widgets.components import (
     TextSearch,
     UserPicker,
 )
-from recsys_nb.widgets.explorer import ItemExplorer, item_explorer
-from recsys_nb.widgets.momentum import MomentumScrubber, momentum_scrubber
+from recsys_nb.widgets.explorer import ItemExplorer
+from recsys_nb.widgets.momentum import MomentumScrubber
 from recsys_nb.widgets.not_interested import (
     NotInterestedPanel,
     not_interested_panel,
@@ -65,7 +65,7 @@ from recsys_nb.widgets.playground import (
     reason_text,
     text_search,
 )
-from recsys_nb.widgets.replay import InterestReplay, interest_replay_widget
+from recsys_nb.widgets.replay import InterestReplay
 
 __all__ = [
     "ACTIONS",
@@ -85,17 +85,13 @@ __all__ = [
     "UserPicker",
     "find_item",
     "history_table",
-    "interest_replay_widget",
-    "item_explorer",
     "item_label",
     "item_labels",
     "list_changes",
-    "momentum_scrubber",
     "not_interested_panel",
     "open_playground",
     "playground_store",
     "reason_text",
-    "recommendation_browser",
     "recommendations_table",
     "subtraction_preview",
     "text_search",

@@ -14,10 +14,16 @@ from recsys_nb.widgets.outputs import _frame_display, _message_output
 class RecommendationBrowser:
     """Pick a user: their top-N recommendations and their recent history, side by side.
 
-    Built by :func:`recommendation_browser`. Attributes: ``user`` (Dropdown of user ids),
-    ``exclude_seen`` (Checkbox), ``recommendations`` and ``history`` (two Outputs in an HBox),
-    ``widget`` (the whole UI), ``tables`` (the (recommendations, history) frames last shown, or
-    None after an error). Changing either control recomputes both tables.
+    Args:
+        rec: the service.
+        users: user ids offered in the dropdown (the first is shown at once).
+        n: recommendations shown.
+        history_last: how many of the user's most recent events are shown.
+
+    Attributes: ``user`` (Dropdown of user ids), ``exclude_seen`` (Checkbox),
+    ``recommendations`` and ``history`` (two Outputs in an HBox), ``widget`` (the whole UI),
+    ``tables`` (the (recommendations, history) frames last shown, or None after an error).
+    Changing either control recomputes both tables.
     """
 
     def __init__(self, rec: Any, users: Any, n: int = 10, history_last: int = 10) -> None:
@@ -82,16 +88,3 @@ class RecommendationBrowser:
     def _on_change(self, change: dict[str, Any]) -> None:
         self._guarded()
 
-
-def recommendation_browser(
-    rec: Any, users: Any, n: int = 10, history_last: int = 10
-) -> RecommendationBrowser:
-    """Build the user -> (top-N, recent history) browser over a Recommender.
-
-    Args:
-        rec: the service (``recsys_nb.recommender.Recommender``).
-        users: user ids offered in the dropdown (the first is shown at once).
-        n: recommendations shown.
-        history_last: how many of the user's most recent events are shown.
-    """
-    return RecommendationBrowser(rec, users, n=n, history_last=history_last)

@@ -14,17 +14,37 @@ from recsys_nb.widgets.outputs import _message_output, _table_output
 class ItemExplorer:
     """Pick a movie to see its nearest neighbours, or type a query to search by meaning.
 
-    Built by :func:`item_explorer`. Attributes: ``picker`` (Combobox of "Title (year)" labels),
-    ``query`` (Text; fires on Enter), ``n`` (IntSlider: rows shown), ``output`` (Output holding
-    the table), ``widget`` (the whole UI), ``table`` (the last result frame, or None),
-    ``heading`` (what the table shows). The last action wins; moving ``n`` repeats it.
+    Args:
+        store: the :class:`~recsys_nb.store.ItemStore` holding ``items`` (with a text model, for
+            search).
+        items: the items frame (item_id, title, year) whose labels fill the picker.
+        n: rows shown at first (the ``Top N`` slider, 1..``max_n``).
+        initial: a title (as :func:`~recsys_nb.widgets.common.find_item` reads it) to show at
+            once, or None.
+
+    Raises:
+        ValueError: ``n`` outside [1, max_n]. ItemNotFoundError: ``initial`` names no item.
+
+    Attributes: ``picker`` (Combobox of "Title (year)" labels), ``query`` (Text; fires on
+    Enter), ``n`` (IntSlider: rows shown), ``output`` (Output holding the table), ``widget``
+    (the whole UI), ``table`` (the last result frame, or None), ``heading`` (what the table
+    shows). The last action wins; moving ``n`` repeats it.
     """
 
-    def __init__(self, store: Any, items: pd.DataFrame, n: int = 5, max_n: int = 25) -> None:
+    def __init__(
+        self,
+        store: Any,
+        items: pd.DataFrame,
+        n: int = 5,
+        initial: str | None = None,
+        *,
+        max_n: int = 25,
+    ) -> None:
         import ipywidgets as widgets
 
         if not 1 <= n <= max_n:
             raise ValueError(f"n={n} must be within [1, {max_n}]; pass e.g. n=5")
+        initial_id = None if initial is None else find_item(items, initial)
         self.store = store
         self.labels = item_labels(items)
         self.table: pd.DataFrame | None = None
@@ -49,6 +69,8 @@ class ItemExplorer:
         self.picker.observe(self._on_pick, names="value")
         self.query.observe(self._on_query, names="value")
         self.n.observe(self._on_n, names="value")
+        if initial_id is not None:
+            self.picker.value = next(lab for lab, i in self.labels.items() if i == initial_id)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
@@ -106,21 +128,3 @@ class ItemExplorer:
         if self._last is not None:
             self._guarded(*self._last)
 
-
-def item_explorer(
-    store: Any, items: pd.DataFrame, n: int = 5, initial: str | None = None
-) -> ItemExplorer:
-    """Build the neighbour / search explorer over an :class:`~recsys_nb.store.ItemStore`.
-
-    Args:
-        store: the ItemStore holding ``items`` (with a text model, for search).
-        items: the items frame (item_id, title, year) whose labels fill the picker.
-        n: rows shown at first.
-        initial: a title (as :func:`find_item` reads it) to show at once, or None.
-    """
-    explorer = ItemExplorer(store, items, n=n)
-    if initial is not None:
-        item_id = find_item(items, initial)
-        label = next(lab for lab, i in explorer.labels.items() if i == item_id)
-        explorer.picker.value = label
-    return explorer

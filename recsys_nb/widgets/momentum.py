@@ -8,6 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb.plots import plot_next_item_similarity
+from recsys_nb.vectors import (
+    MOMENTUM_METHODS,
+    interest_trajectory,
+    next_item_similarity,
+    predicted_trajectory,
+)
 from recsys_nb.widgets.common import item_label
 from recsys_nb.widgets.outputs import _figure_output, _side_by_side
 from recsys_nb.widgets.replay import (
@@ -21,7 +28,8 @@ from recsys_nb.widgets.replay import (
 class MomentumScrubber(_ReplayView):
     """Walk through one user's history: the current interest against the predicted one.
 
-    Built by :func:`momentum_scrubber`. After event ``k`` (the ``step`` slider) it shows
+    Build it for a user with :meth:`for_history` (the constructor takes the prepared arrays).
+    After event ``k`` (the ``step`` slider) it shows
 
     - a plot over all events of the mean cosine of the current interest (the EMA the service
       stores) and of the predicted interest (``predict_interest``'s math with the chosen
@@ -65,8 +73,6 @@ class MomentumScrubber(_ReplayView):
         prior_weight: float = 0.0,
     ) -> None:
         import ipywidgets as widgets
-
-        from recsys_nb.vectors import MOMENTUM_METHODS, interest_trajectory
 
         m = len(rows)
         if m == 0:
@@ -132,13 +138,68 @@ class MomentumScrubber(_ReplayView):
             control.observe(self._on_recompute, names="value")
         self.step.observe(self._on_redraw, names="value")
 
+    @classmethod
+    def for_history(
+        cls,
+        rec: Any,
+        history: pd.DataFrame,
+        future: pd.DataFrame | None = None,
+        *,
+        n: int = 10,
+        next_k: int = 20,
+        window: int = 10,
+        method: str = "momentum",
+        weight: float = 1.0,
+        half_life: float | None = None,
+        min_events: int = 4,
+        title: str = "",
+    ) -> MomentumScrubber:
+        """The current-vs-predicted scrubber for one user's history over a Recommender's items.
+
+        The item vectors, the popularity prior and the service's alphas / factor are copied out
+        of ``rec`` once, so the widget keeps working after ``rec.close()``; it never writes to
+        the store. At the last event of a history equal to the user's log, ``trajectory[-1]`` is
+        ``rec.interest(user)`` and ``predicted[-1]`` is ``rec.predict_interest(user, window,
+        ...)``.
+
+        Args:
+            rec: the service (item vectors, titles, alphas, not-interested factor, prior).
+            history: the user's events (item_id, kind; timestamp optional), oldest first, e.g.
+                ``rec.history(user)``.
+            future: events after the history (e.g. the user's held-out test events); their
+                positive items count as "watched next" for the last events. None: none.
+            n: length of the two lists; next_k: how many next items the cosines average over.
+            window, method, weight, half_life, min_events: the prediction's settings (the first
+                three are controls), as in ``Recommender.predict_interest``.
+            title: shown above the curves.
+
+        Raises:
+            ValueError: a frame lacks item_id / kind, the history is empty, a bad setting.
+            KeyError: a frame holds items the recommender does not know.
+        """
+        frames = {"history": history, **({"future": future} if future is not None else {})}
+        _check_history_columns(frames, "pass rec.history(user) or a dataset's events of one user")
+        item_ids = rec.item_ids
+        matrix = rec.item_matrix()
+        rows = _item_rows(rec, history, "history")
+        future_rows = np.empty(0, dtype=np.int64)
+        if future is not None:
+            positive = future[future["kind"] != "not_interested"]
+            future_rows = _item_rows(rec, positive, "future")
+        return cls(
+            matrix, rec.items.loc[item_ids, ["title", "year"]], rows,
+            history["kind"].astype(str).tolist(), _event_labels(rec, history), future_rows,
+            rec.alpha_view, rec.alpha_favorite, rec.not_interested_factor, n=n, next_k=next_k,
+            window=window, method=method, weight=weight, half_life=half_life,
+            min_events=min_events, title=title, prior=rec.item_prior(),
+            prior_weight=rec.prior_weight,
+        )
+
     def _recompute(self) -> None:
         self.predict()
 
     def predict(self) -> None:
         """Recompute the predicted interest after every event with the controls' settings."""
-        from recsys_nb.vectors import next_item_similarity, predicted_trajectory
-
         self.predicted, self.fallback = predicted_trajectory(
             self.item_matrix, self.rows, self.kinds, self.trajectory, int(self.window.value),
             weight=float(self.weight.value), method=self.method.value,
@@ -185,8 +246,6 @@ class MomentumScrubber(_ReplayView):
         """Draw the curves, the status line and the two lists for the current step."""
         from matplotlib.figure import Figure
 
-        from recsys_nb.plots import plot_next_item_similarity
-
         k = int(self.step.value)
         label = (f"predicted ({self.method.value}, window {self.window.value}, "
                  f"weight {self.weight.value:g})")
@@ -231,54 +290,3 @@ class MomentumScrubber(_ReplayView):
         self.lists.outputs = (_side_by_side(shown),)
         self.renders += 1
 
-
-def momentum_scrubber(
-    rec: Any,
-    history: pd.DataFrame,
-    future: pd.DataFrame | None = None,
-    *,
-    n: int = 10,
-    next_k: int = 20,
-    window: int = 10,
-    method: str = "momentum",
-    weight: float = 1.0,
-    half_life: float | None = None,
-    min_events: int = 4,
-    title: str = "",
-) -> MomentumScrubber:
-    """Build the current-vs-predicted scrubber for one user's history over a Recommender's items.
-
-    The item vectors, the popularity prior and the service's alphas / factor are copied out of
-    ``rec`` once, so the widget keeps working after ``rec.close()``; it never writes to the
-    store. At the last event
-    of a history equal to the user's log, ``trajectory[-1]`` is ``rec.interest(user)`` and
-    ``predicted[-1]`` is ``rec.predict_interest(user, window, ...)``.
-
-    Args:
-        rec: the service (item vectors, titles, alphas, not-interested factor).
-        history: the user's events (item_id, kind; timestamp optional), oldest first, e.g.
-            ``rec.history(user)``.
-        future: events after the history (e.g. the user's held-out test events); their positive
-            items count as "watched next" for the last events. None: none.
-        n: length of the two lists; next_k: how many next items the cosines average over.
-        window, method, weight, half_life, min_events: the prediction's settings (the first three
-            are controls), as in ``Recommender.predict_interest``.
-        title: shown above the curves.
-    """
-    frames = {"history": history, **({"future": future} if future is not None else {})}
-    _check_history_columns(frames, "pass rec.history(user) or a dataset's events of one user")
-    item_ids = rec.item_ids
-    matrix = np.stack([rec.item_vector(i) for i in item_ids])
-    rows = _item_rows(rec, history, "history")
-    future_rows = np.empty(0, dtype=np.int64)
-    if future is not None:
-        positive = future[future["kind"] != "not_interested"]
-        future_rows = _item_rows(rec, positive, "future")
-    return MomentumScrubber(
-        matrix, rec.items.loc[item_ids, ["title", "year"]], rows,
-        history["kind"].astype(str).tolist(), _event_labels(rec, history), future_rows,
-        rec.alpha_view,
-        rec.alpha_favorite, rec.not_interested_factor, n=n, next_k=next_k, window=window,
-        method=method, weight=weight, half_life=half_life, min_events=min_events, title=title,
-        prior=rec.item_prior(), prior_weight=rec.prior_weight,
-    )

@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb.plots import plot_genre_similarity, top_genres
 from recsys_nb.snapshot import mimebundle
+from recsys_nb.vectors import (
+    genre_centroids,
+    interest_trajectory,
+    relative_similarities,
+    trajectory_similarities,
+)
 from recsys_nb.widgets.common import _genres_text, item_label
 from recsys_nb.widgets.outputs import _figure_output, _message_output
 
@@ -89,9 +96,9 @@ def _event_labels(rec: Any, history: pd.DataFrame) -> list[str]:
 class InterestReplay(_ReplayView):
     """Replay one user's history event by event, with alphas of your choice.
 
-    Built by :func:`interest_replay_widget`. The plot shows the cosine of the interest vector with
-    each genre centroid after every event (solid up to the current event), and bars of those
-    cosines at the current event. Attributes:
+    Build it for a user with :meth:`for_history` (the constructor takes the prepared arrays).
+    The plot shows the cosine of the interest vector with each genre centroid after every event
+    (solid up to the current event), and bars of those cosines at the current event. Attributes:
 
     - ``alpha_view``, ``alpha_favorite`` (FloatSliders): the EMA weights; moving one replays the
       whole history again (``vectors.apply_event``, the Recommender's rules).
@@ -160,13 +167,57 @@ class InterestReplay(_ReplayView):
         self.step.observe(self._on_redraw, names="value")
         self.relative.observe(self._on_redraw, names="value")
 
+    @classmethod
+    def for_history(
+        cls,
+        rec: Any,
+        history: pd.DataFrame,
+        genres: list[str] | None = None,
+        n_genres: int = 6,
+        title: str = "",
+        relative: bool = True,
+    ) -> InterestReplay:
+        """The replay widget for one user's history over a Recommender's item vectors.
+
+        The item vectors are copied out of ``rec`` once, so the widget keeps working after
+        ``rec.close()``; it never writes to the store (moving a slider is a what-if, not an
+        event).
+
+        Args:
+            rec: the service; gives item vectors, genres, titles and the default alphas / factor.
+            history: the user's events (item_id, kind; timestamp optional), oldest first, e.g.
+                ``dataset.user_history(user)`` or ``rec.history(user)``.
+            genres: genres to compare with (default: the ``n_genres`` most frequent in the
+                history).
+            n_genres: how many genres when ``genres`` is None.
+            title: shown above the curves.
+            relative: start with the "relative to the genre mean" view (a checkbox switches it).
+
+        Raises:
+            ValueError: ``history`` lacks item_id / kind, or is empty. KeyError: it holds items
+                the recommender does not know.
+        """
+        _check_history_columns({"history": history}, "pass dataset.user_history(user)")
+        item_ids = rec.item_ids
+        matrix = rec.item_matrix()
+        rows = _item_rows(rec, history, "history")
+        item_genres = [g if isinstance(g, list | tuple | np.ndarray) else []
+                       for g in rec.items.loc[item_ids, "genres"]]
+        if genres is None:
+            genres = top_genres([item_genres[r] for r in rows], n_genres)
+        centroids = genre_centroids(item_genres, matrix, genres)
+        return cls(
+            matrix, rows, history["kind"].astype(str).tolist(), _event_labels(rec, history),
+            list(genres), centroids,
+            rec.alpha_view, rec.alpha_favorite, rec.not_interested_factor, title=title,
+            relative=relative,
+        )
+
     def _recompute(self) -> None:
         self.replay()
 
     def replay(self) -> np.ndarray:
         """Recompute the trajectory with the sliders' alphas; returns the similarities (m, g)."""
-        from recsys_nb.vectors import interest_trajectory, trajectory_similarities
-
         self.trajectory = interest_trajectory(
             self.item_matrix, self.rows, self.kinds, self.alpha_view.value,
             self.alpha_favorite.value, self.not_interested_factor,
@@ -184,9 +235,6 @@ class InterestReplay(_ReplayView):
     def render(self) -> None:
         """Draw the figure and the status line for the current event."""
         from matplotlib.figure import Figure
-
-        from recsys_nb.plots import plot_genre_similarity
-        from recsys_nb.vectors import relative_similarities
 
         k = self.step.value
         relative = bool(self.relative.value)
@@ -217,44 +265,3 @@ class InterestReplay(_ReplayView):
         self.output.outputs = (_figure_output(fig, text),)
         self.renders += 1
 
-
-def interest_replay_widget(
-    rec: Any,
-    history: pd.DataFrame,
-    genres: list[str] | None = None,
-    n_genres: int = 6,
-    title: str = "",
-    relative: bool = True,
-) -> InterestReplay:
-    """Build the replay widget for one user's history over a Recommender's item vectors.
-
-    The item vectors are copied out of ``rec`` once, so the widget keeps working after
-    ``rec.close()``; it never writes to the store (moving a slider is a what-if, not an event).
-
-    Args:
-        rec: the service; gives item vectors, genres, titles and the default alphas / factor.
-        history: the user's events (item_id, kind; timestamp optional), oldest first, e.g.
-            ``dataset.user_history(user)`` or ``rec.history(user)``.
-        genres: genres to compare with (default: the ``n_genres`` most frequent in the history).
-        n_genres: how many genres when ``genres`` is None.
-        title: shown above the curves.
-        relative: start with the "relative to the genre mean" view (a checkbox switches it).
-    """
-    from recsys_nb.plots import top_genres
-    from recsys_nb.vectors import genre_centroids
-
-    _check_history_columns({"history": history}, "pass dataset.user_history(user)")
-    item_ids = rec.item_ids
-    matrix = np.stack([rec.item_vector(i) for i in item_ids])
-    rows = _item_rows(rec, history, "history")
-    item_genres = [g if isinstance(g, list | tuple | np.ndarray) else []
-                   for g in rec.items.loc[item_ids, "genres"]]
-    if genres is None:
-        genres = top_genres([item_genres[r] for r in rows], n_genres)
-    centroids = genre_centroids(item_genres, matrix, genres)
-    return InterestReplay(
-        matrix, rows, history["kind"].astype(str).tolist(), _event_labels(rec, history),
-        list(genres), centroids,
-        rec.alpha_view, rec.alpha_favorite, rec.not_interested_factor, title=title,
-        relative=relative,
-    )
