@@ -53,11 +53,7 @@ from recsys_nb.widgets.components import (
 )
 from recsys_nb.widgets.explorer import ItemExplorer
 from recsys_nb.widgets.momentum import MomentumScrubber
-from recsys_nb.widgets.not_interested import (
-    NotInterestedPanel,
-    not_interested_panel,
-    subtraction_preview,
-)
+from recsys_nb.widgets.not_interested import NotInterestedPanel, subtraction_preview
 from recsys_nb.widgets.playground import (
     Playground,
     open_playground,
@@ -88,7 +84,6 @@ __all__ = [
     "item_label",
     "item_labels",
     "list_changes",
-    "not_interested_panel",
     "open_playground",
     "playground_store",
     "reason_text",

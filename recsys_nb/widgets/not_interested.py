@@ -44,35 +44,34 @@ def subtraction_preview(
 class NotInterestedPanel:
     """A user's current top-N with a "not interested" button per item, and a factor slider.
 
-    Built by :func:`not_interested_panel`. A click calls ``rec.not_interested(user, item)``: the
-    event is logged, the interest vector moves away (``normalize(v - factor * e)``, or stays put
-    on overshoot) and the list is recomputed, so the item leaves it (it now counts as seen). The
-    log (``output``) shows the cosine of the interest to each rejected item before and after.
+    A click calls ``rec.not_interested(user, item)``: the event is logged, the interest vector
+    moves away (``normalize(v - factor * e)``, or stays put on overshoot) and the list is
+    recomputed, so the item leaves it (it now counts as seen). The log (``output``) shows the
+    cosine of the interest to each rejected item before and after.
 
-    The factor is a constructor parameter of the Recommender (and every logged event records the
-    factor it used), so moving the slider does not silently change the live service. It
-    previews, for each listed item, where the cosine would land at the slider's factor (computed
-    with ``vectors.subtract``), and the next click applies it by reopening the service through
-    ``reopen(factor)``: same store, same event log, new ``not_interested_factor``. Without
-    ``reopen`` the slider is disabled at the service's factor.
+    The slider is the service's ``not_interested_factor``: moving it applies the new factor live
+    (``rec.set_params(not_interested_factor=...)``, validated; nothing is recorded until the
+    next click, and every logged event keeps the factor it was applied with). Next to each
+    listed item a preview says where the cosine would land if rejected at that factor (computed
+    with ``vectors.subtract``, exactly what the service does). When the service's factor is
+    changed elsewhere, the next refresh moves the slider to it.
 
-    Attributes: ``rec`` (the current service), ``user``, ``n``, ``slider``, ``status`` (HTML),
-    ``rows`` (VBox, one row per listed item), ``buttons`` / ``labels`` ({item_id: widget}),
-    ``output`` (Output holding the rejection log), ``widget``, ``listed`` (item ids shown, best
-    first), ``top`` (the last recommendations frame), ``preview`` (frame behind the labels:
-    ``score`` as ``recommend`` ranks, i.e. with the popularity prior; ``cos_before`` /
-    ``cos_after`` the cosine of the interest to the item now / after a rejection at the slider's
-    factor), ``rejections`` (list of dicts, one per click).
+    Args:
+        rec: the service.
+        user: whose list is shown (a user without a vector sees popular items).
+        n: items listed.
+        max_factor: the slider's upper end (above 1 the interest can flip past the item).
+
+    Attributes: ``rec``, ``user``, ``n``, ``slider``, ``status`` (HTML), ``rows`` (VBox, one row
+    per listed item), ``buttons`` / ``labels`` ({item_id: widget}), ``output`` (Output holding
+    the rejection log), ``widget``, ``listed`` (item ids shown, best first), ``top`` (the last
+    recommendations frame), ``preview`` (frame behind the labels: ``score`` as ``recommend``
+    ranks, i.e. with the popularity prior; ``cos_before`` / ``cos_after`` the cosine of the
+    interest to the item now / after a rejection at the slider's factor), ``rejections`` (list
+    of dicts, one per click, with the factor the event recorded).
     """
 
-    def __init__(
-        self,
-        rec: Any,
-        user: Any,
-        n: int = 10,
-        reopen: Any = None,
-        max_factor: float = 1.5,
-    ) -> None:
+    def __init__(self, rec: Any, user: Any, n: int = 10, max_factor: float = 1.5) -> None:
         import ipywidgets as widgets
 
         if n < 1:
@@ -84,16 +83,16 @@ class NotInterestedPanel:
         self.rec = rec
         self.user = user.item() if hasattr(user, "item") else user
         self.n = int(n)
-        self.reopen = reopen
         self.rejections: list[dict[str, Any]] = []
         self.listed: list[int] = []
         self.top: pd.DataFrame | None = None
         self.preview: pd.DataFrame | None = None
         self.buttons: dict[int, Any] = {}
         self.labels: dict[int, Any] = {}
+        self._syncing = False  # True while the panel itself moves the slider to the service
         self.slider = widgets.FloatSlider(
             value=factor, min=0.0, max=max_factor, step=0.05, readout_format=".2f",
-            description="factor:", disabled=reopen is None, continuous_update=False,
+            description="factor:", continuous_update=False,
         )
         self.status = widgets.HTML()
         self.rows = widgets.VBox()
@@ -119,10 +118,23 @@ class NotInterestedPanel:
         v = _interest_or_none(self.rec, self.user)
         return float("nan") if v is None else float(self.rec.item_vector(item_id) @ v)
 
+    def _sync_slider(self) -> None:
+        """Move the slider to the service's factor when it was changed elsewhere (no set_params:
+        the service already has it)."""
+        service = float(self.rec.not_interested_factor)
+        if np.isclose(service, self.factor) or not 0.0 <= service <= self.slider.max:
+            return
+        self._syncing = True
+        try:
+            self.slider.value = service
+        finally:
+            self._syncing = False
+
     def refresh(self) -> None:
         """Recompute the list (one row per item: button + label) and the preview labels."""
         import ipywidgets as widgets
 
+        self._sync_slider()
         self.top = self.rec.recommend(self.user, n=self.n)
         self.listed = [int(i) for i in self.top["item_id"]]
         for old in [*self.buttons.values(), *self.labels.values(), *self.rows.children]:
@@ -171,25 +183,12 @@ class NotInterestedPanel:
                 f"&middot; <span style='color:#666'>{what}</span>"
             )
         service = float(self.rec.not_interested_factor)
-        note = ""
-        if self.reopen is None:
-            note = " (fixed: built without reopen)"
-        elif not np.isclose(f, service):
-            note = f"; the next click reopens the service with factor {f:g}"
+        note = "" if np.isclose(f, service) else (
+            f" (the slider shows {f:g}: move it to apply a factor)")
         self.status.value = (
-            f"service factor <b>{service:g}</b>, slider {f:g}{note}. Safe range: factor &le; 0.5 "
-            "can never cancel the vector."
+            f"service factor <b>{service:g}</b>{note}; each event records its own. Safe range: "
+            "factor &le; 0.5 can never cancel the vector."
         )
-
-    def _switch_factor(self, factor: float) -> None:
-        """Reopen the service with ``factor`` (closing the current one first: one writer)."""
-        old = float(self.rec.not_interested_factor)
-        self.rec.close()
-        try:
-            self.rec = self.reopen(factor)
-        except Exception:
-            self.rec = self.reopen(old)
-            raise
 
     def reject(self, item_id: int) -> dict[str, Any]:
         """Do what the item's button does; return the log entry (also appended to
@@ -199,9 +198,6 @@ class NotInterestedPanel:
         from recsys_nb.recommender import OvershootWarning
 
         item_id = int(item_id)
-        if self.reopen is not None and not np.isclose(self.factor,
-                                                      self.rec.not_interested_factor):
-            self._switch_factor(self.factor)
         before_v = _interest_or_none(self.rec, self.user)
         before = self._cosine_to(item_id)
         title = self.rec.items.loc[item_id, "title"] if item_id in self.rec.items.index else ""
@@ -210,13 +206,14 @@ class NotInterestedPanel:
             # the overshoot is reported in the log below (result.overshoot), not as a warning
             warnings.simplefilter("ignore", OvershootWarning)
             result = self.rec.not_interested(self.user, item_id)
+        recorded = self.rec.history(self.user, last=1)["params"].iloc[0] or {}
         after_v = _interest_or_none(self.rec, self.user)
         moved = (float(before_v @ after_v) if before_v is not None and after_v is not None
                  else float("nan"))
         entry = {
             "item_id": item_id,
             "movie": item_label(title, year),
-            "factor": float(self.rec.not_interested_factor),
+            "factor": float(recorded.get("factor", self.rec.not_interested_factor)),
             "cos_before": before,
             "cos_after": self._cosine_to(item_id),
             "cos_old_new_interest": moved,
@@ -246,27 +243,11 @@ class NotInterestedPanel:
             self._error(exc)
 
     def _on_slider(self, change: dict[str, Any]) -> None:
+        """Apply the slider's factor to the service (live, validated), then redo the preview."""
+        if self._syncing:
+            return
         try:
+            self.rec.set_params(not_interested_factor=self.factor)
             self._update_preview()
         except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
             self._error(exc)
-
-    def close(self) -> None:
-        """Close the current service (the panel may have reopened it with another factor)."""
-        self.rec.close()
-
-
-def not_interested_panel(
-    rec: Any, user: Any, n: int = 10, reopen: Any = None, max_factor: float = 1.5
-) -> NotInterestedPanel:
-    """Build the "not interested" panel for one user.
-
-    Args:
-        rec: the service (``recsys_nb.recommender.Recommender``).
-        user: whose list is shown (a user without a vector sees popular items).
-        n: items listed.
-        reopen: ``factor -> Recommender`` opening the same store with another
-            ``not_interested_factor``; enables the slider. None: the slider is fixed.
-        max_factor: the slider's upper end (above 1 the interest can flip past the item).
-    """
-    return NotInterestedPanel(rec, user, n=n, reopen=reopen, max_factor=max_factor)
