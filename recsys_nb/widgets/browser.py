@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from recsys_nb.snapshot import mimebundle
 from recsys_nb.widgets.common import history_table, recommendations_table
 from recsys_nb.widgets.outputs import _frame_display, _message_output
+
+if TYPE_CHECKING:
+    from recsys_nb.recommender import Recommender
 
 
 class RecommendationBrowser:
@@ -26,7 +30,10 @@ class RecommendationBrowser:
     Changing either control recomputes both tables.
     """
 
-    def __init__(self, rec: Any, users: Any, n: int = 10, history_last: int = 10) -> None:
+    def __init__(
+        self, rec: Recommender, users: Iterable[int | str], n: int = 10,
+        history_last: int = 10,
+    ) -> None:
         import ipywidgets as widgets
 
         users = [u.item() if hasattr(u, "item") else u for u in users]
@@ -55,7 +62,7 @@ class RecommendationBrowser:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
-    def show(self, user: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def show(self, user: int | str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Show (and return) the recommendations and recent history of ``user``."""
         recs = recommendations_table(self.rec, user, self.n, self.exclude_seen.value)
         hist = history_table(self.rec, user, self.history_last)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from recsys_nb.recommender import Recommender
+
 _ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "el", "das", "der", "die")
-
-
 _TITLE_WITH_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 
 
@@ -121,7 +122,7 @@ def _genres_text(genres: Any) -> str:
     return ", ".join(str(g) for g in genres)
 
 
-def _interest_or_none(rec: Any, user: Any) -> np.ndarray | None:
+def _interest_or_none(rec: Recommender, user: int | str) -> np.ndarray | None:
     """The user's interest vector, or None when they have none yet (cold start)."""
     try:
         return rec.interest(user)
@@ -130,7 +131,7 @@ def _interest_or_none(rec: Any, user: Any) -> np.ndarray | None:
 
 
 def recommendations_table(
-    rec: Any, user: Any, n: int = 10, exclude_seen: bool = True
+    rec: Recommender, user: int | str, n: int = 10, exclude_seen: bool = True
 ) -> pd.DataFrame:
     """``rec.recommend(user, n)`` as people read it: rank, movie, genres, score, seen, source.
 
@@ -152,7 +153,7 @@ def recommendations_table(
     )
 
 
-def history_table(rec: Any, user: Any, last: int = 10) -> pd.DataFrame:
+def history_table(rec: Recommender, user: int | str, last: int = 10) -> pd.DataFrame:
     """The user's ``last`` events, newest first: date, kind, movie and ``similarity``, the cosine
     of the item to the user's current interest vector (empty when the user has none).
 

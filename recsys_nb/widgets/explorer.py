@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from recsys_nb.snapshot import mimebundle
 from recsys_nb.widgets.common import ItemNotFoundError, find_item, item_labels
 from recsys_nb.widgets.outputs import _message_output, _table_output
+
+if TYPE_CHECKING:
+    from recsys_nb.store import ItemStore
 
 
 class ItemExplorer:
@@ -33,7 +36,7 @@ class ItemExplorer:
 
     def __init__(
         self,
-        store: Any,
+        store: ItemStore,
         items: pd.DataFrame,
         n: int = 5,
         initial: str | None = None,
@@ -49,7 +52,7 @@ class ItemExplorer:
         self.labels = item_labels(items)
         self.table: pd.DataFrame | None = None
         self.heading = ""
-        self._last: tuple[str, Any] | None = None
+        self._last: tuple[str, str] | None = None
         self.picker = widgets.Combobox(
             options=list(self.labels),
             placeholder="type a movie title, pick one",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,11 @@ from recsys_nb.widgets.replay import (
     _item_rows,
     _ReplayView,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from recsys_nb.recommender import Recommender
 
 
 class MomentumScrubber(_ReplayView):
@@ -93,7 +98,7 @@ class MomentumScrubber(_ReplayView):
         self.n, self.next_k, self.half_life, self.min_events = int(n), int(next_k), half_life, \
             int(min_events)
         self.title = title
-        self.figure: Any = None
+        self.figure: Figure | None = None
         self.renders = 0
         self.error: str | None = None
         self.current_list = pd.DataFrame()
@@ -141,7 +146,7 @@ class MomentumScrubber(_ReplayView):
     @classmethod
     def for_history(
         cls,
-        rec: Any,
+        rec: Recommender,
         history: pd.DataFrame,
         future: pd.DataFrame | None = None,
         *,

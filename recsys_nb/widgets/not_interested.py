@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from recsys_nb import vectors
 from recsys_nb.snapshot import mimebundle
 from recsys_nb.widgets.common import _interest_or_none, item_label
 from recsys_nb.widgets.outputs import _frame_display, _message_output
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from recsys_nb.recommender import Recommender
 
 
 def subtraction_preview(
@@ -24,8 +30,6 @@ def subtraction_preview(
         ``(cosine after (n,), overshoot (n,) bool)``; NaN where there is no interest vector yet
         or the subtraction would cancel it (``overshoot`` True: the service keeps the vector).
     """
-    from recsys_nb import vectors
-
     rows = np.atleast_2d(np.asarray(items, dtype=np.float64))
     after = np.full(len(rows), np.nan)
     overshoot = np.zeros(len(rows), dtype=bool)
@@ -71,7 +75,9 @@ class NotInterestedPanel:
     of dicts, one per click, with the factor the event recorded).
     """
 
-    def __init__(self, rec: Any, user: Any, n: int = 10, max_factor: float = 1.5) -> None:
+    def __init__(
+        self, rec: Recommender, user: int | str, n: int = 10, max_factor: float = 1.5
+    ) -> None:
         import ipywidgets as widgets
 
         if n < 1:
@@ -87,8 +93,8 @@ class NotInterestedPanel:
         self.listed: list[int] = []
         self.top: pd.DataFrame | None = None
         self.preview: pd.DataFrame | None = None
-        self.buttons: dict[int, Any] = {}
-        self.labels: dict[int, Any] = {}
+        self.buttons: dict[int, ipywidgets.Button] = {}
+        self.labels: dict[int, ipywidgets.HTML] = {}
         self._syncing = False  # True while the panel itself moves the slider to the service
         self.slider = widgets.FloatSlider(
             value=factor, min=0.0, max=max_factor, step=0.05, readout_format=".2f",

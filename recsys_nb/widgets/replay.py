@@ -5,7 +5,7 @@ share."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,12 @@ from recsys_nb.vectors import (
 from recsys_nb.widgets.common import _genres_text, item_label
 from recsys_nb.widgets.outputs import _figure_output, _message_output
 
+if TYPE_CHECKING:
+    import ipywidgets
+    from matplotlib.figure import Figure
+
+    from recsys_nb.recommender import Recommender
+
 
 class _ReplayView:
     """What the history widgets share (:class:`InterestReplay`, :class:`MomentumScrubber`): a
@@ -30,8 +36,8 @@ class _ReplayView:
     Callbacks cannot raise into the front end, so a failure is shown in ``output`` and kept in
     ``error`` (None after a successful draw)."""
 
-    widget: Any
-    output: Any
+    widget: ipywidgets.VBox
+    output: ipywidgets.Output
     error: str | None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -69,7 +75,7 @@ def _check_history_columns(frames: dict[str, pd.DataFrame], hint: str) -> None:
             raise ValueError(f"{name} lacks columns {missing}; {hint}")
 
 
-def _item_rows(rec: Any, frame: pd.DataFrame, name: str) -> np.ndarray:
+def _item_rows(rec: Recommender, frame: pd.DataFrame, name: str) -> np.ndarray:
     """Row of each of ``frame``'s items in ``rec.item_ids`` order (KeyError for unknown items)."""
     item_ids = rec.item_ids
     ids = frame["item_id"].astype(int).to_numpy()
@@ -79,7 +85,7 @@ def _item_rows(rec: Any, frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.Series(np.arange(len(item_ids)), index=item_ids).loc[ids].to_numpy()
 
 
-def _event_labels(rec: Any, history: pd.DataFrame) -> list[str]:
+def _event_labels(rec: Recommender, history: pd.DataFrame) -> list[str]:
     """One line per event: "[date ]kind Title (year) [genres]" (the date when timestamped)."""
     ids = history["item_id"].astype(int).to_numpy()
     meta = rec.items.loc[ids]
@@ -136,7 +142,7 @@ class InterestReplay(_ReplayView):
         self.genres, self.centroids = genres, centroids
         self.not_interested_factor = float(not_interested_factor)
         self.title = title
-        self.figure: Any = None
+        self.figure: Figure | None = None
         self.renders = 0
         self.error: str | None = None
         m = len(rows)
@@ -170,7 +176,7 @@ class InterestReplay(_ReplayView):
     @classmethod
     def for_history(
         cls,
-        rec: Any,
+        rec: Recommender,
         history: pd.DataFrame,
         genres: list[str] | None = None,
         n_genres: int = 6,
