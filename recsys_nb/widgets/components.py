@@ -7,6 +7,10 @@
 - :class:`ParameterSliders` — alpha_view, alpha_favorite, not_interested_factor,
   popularity_weight, for ``Recommender.set_params``;
 - :class:`InterestPicture` — the user's interest moving, in a 2-D PCA map of the items.
+
+Components call the callbacks they are given as they are; their owner (the
+:class:`~recsys_nb.widgets.playground.Playground`) wraps each one so that a failure becomes a
+message in the app. What a component does on its own (a search) shows its failures itself.
 """
 
 from __future__ import annotations
@@ -28,14 +32,10 @@ if TYPE_CHECKING:
 
 #: Button label -> Recommender event method.
 ACTIONS = {"watch": "view", "favorite": "favorite", "not interested": "not_interested"}
-
-
 _BUTTON_STYLE = {"watch": "info", "favorite": "success", "not interested": "warning"}
-
-
 _KIND_WORD = {"view": "watched", "favorite": "loved", "not_interested": "rejected"}
 
-
+#: A search by meaning: ``search(query, n) -> items rows + similarity`` (see ``text_search``).
 TextSearch = Callable[[str, int], pd.DataFrame]
 
 
@@ -126,7 +126,8 @@ class SearchBox:
 
     Title matches come first ("star wars" finds all of them); when no title matches and a text
     search is available, the query is searched by meaning ("space opera with robots").
-    An empty query or a query without any match says so ("no matches"), nothing raises.
+    An empty query or a query without any match says so ("no matches"), nothing raises; a
+    failing search by meaning is a message in ``status``, not a traceback.
     """
 
     def __init__(self, items: pd.DataFrame, on_action: Callable[[int, str], None],
@@ -142,8 +143,17 @@ class SearchBox:
         self.status = w.HTML()
         self.results = MovieList(self.n, ["watch", "favorite"], on_action)
         self.widget = w.VBox([w.HBox([self.text, self.status]), self.results.widget])
-        self.text.observe(lambda change: self.run(change["new"]), names="value")
+        self.text.observe(self._on_text, names="value")
         self.results.show("", items.iloc[:0])
+
+    def _on_text(self, change: dict[str, Any]) -> None:
+        """The Enter key: search; a failure is shown in ``status`` (callbacks cannot raise)."""
+        try:
+            self.run(change["new"])
+        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
+            text = html.escape(f"{type(exc).__name__}: {exc}")
+            self.status.value = f"<span style='color:#b00020'>search failed: {text}</span>"
+            self.results.show("", self.items.iloc[:0])
 
     def find(self, query: str) -> tuple[pd.DataFrame, str]:
         """``(rows, how)`` for a query: how = "title", "meaning" or "" (no matches)."""
@@ -171,10 +181,13 @@ class SearchBox:
 
 class UserPicker:
     """Whose recommendations: type a user id and press Enter (continue that user), start a fresh
-    user, or clone a real MovieLens user (their history becomes a new user's)."""
+    user, or clone a real MovieLens user (their history becomes a new user's).
+
+    ``on_clone`` gets the dropdown's value: a MovieLens user id, or None when there is no choice.
+    """
 
     def __init__(self, clone_choices: Sequence[int], on_pick: Callable[[str], None],
-                 on_new: Callable[[], None], on_clone: Callable[[int], None]) -> None:
+                 on_new: Callable[[], None], on_clone: Callable[[int | None], None]) -> None:
         w = _widgets()
         self.text = w.Text(description="user:", continuous_update=False,
                            placeholder="a user id, then Enter", layout=w.Layout(width="260px"))
@@ -184,13 +197,15 @@ class UserPicker:
         self.clone = w.Button(description="clone", layout=w.Layout(width="80px"))
         self.text.observe(lambda change: on_pick(change["new"]), names="value")
         self.new.on_click(lambda _b: on_new())
-        self.clone.on_click(lambda _b: on_clone(int(self.clones.value)))
+        self.clone.on_click(lambda _b: on_clone(self.clones.value))
         self.widget = w.HBox([self.text, self.new, self.clones, self.clone])
 
 
 class ParameterSliders:
-    """The technique's four knobs, applied to the live service (``Recommender.set_params``);
-    ``on_change(name, value)`` runs after a change was applied."""
+    """The technique's four knobs as sliders, starting at the service's values.
+
+    ``on_change(name, value)`` gets each moved slider's value; the owner applies it to the live
+    service (the Playground calls ``Recommender.set_params``, which validates it)."""
 
     LIMITS = {"alpha_view": (0.05, 1.0), "alpha_favorite": (0.05, 1.0),
               "not_interested_factor": (0.0, 1.5), "popularity_weight": (0.0, 1.5)}
@@ -213,7 +228,7 @@ class ParameterSliders:
         self.widget = w.VBox(list(self.sliders.values()))
 
     def reset(self) -> None:
-        """Back to the package defaults (each slider's change applies it to the service)."""
+        """Back to the package defaults (each slider's change goes through ``on_change``)."""
         from recsys_nb.recommender import DEFAULT_PARAMS
 
         for name, slider in self.sliders.items():

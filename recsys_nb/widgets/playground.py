@@ -191,8 +191,10 @@ class Playground:
         self.user = f"guest-{secrets.token_hex(3)}"
         self.picker.text.value = self.user  # fires pick(), which refreshes
 
-    def clone(self, movielens_user: int) -> None:
+    def clone(self, movielens_user: int | None) -> None:
         """A new user ``ml-<id>`` with the MovieLens user's history (kept when cloned before)."""
+        if movielens_user is None:
+            raise ValueError("no MovieLens user to clone: pick one in the clone menu")
         clone_id = f"ml-{int(movielens_user)}"
         if self.rec.log.count(clone_id) == 0:
             events = self.dataset.events[self.dataset.events["user_id"] == movielens_user]

@@ -136,6 +136,23 @@ def test_search_by_meaning_when_no_title_matches(small):
     assert len(hits) == 3 and "by meaning" in box.status.value
 
 
+def test_a_failing_search_by_meaning_is_a_message(small):
+    def broken(query, n):
+        raise FileNotFoundError("MiniLM model files are missing")
+
+    box = SearchBox(small.items, lambda i, a: None, search=broken, n=3)
+    box.text.value = "robots in space"  # the Enter key: no title matches, so by meaning
+    assert "search failed" in box.status.value and "MiniLM model files" in box.status.value
+    assert box.results.item_ids == []
+
+
+def test_clone_without_a_choice_is_a_message(app):
+    app.picker.clones.options = []
+    app.picker.clone.click()
+    assert "no MovieLens user to clone" in app.message.value
+    assert app.user == "alice"
+
+
 def test_title_matches_handles_articles(small):
     items = small.items.assign(title=["Matrix, The"] + small.items["title"].tolist()[1:])
     assert title_matches(items, "the matrix", 3)["title"].iloc[0] == "Matrix, The"
