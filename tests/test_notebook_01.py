@@ -20,7 +20,7 @@ from recsys_nb.plots import (
     plot_embedding_map,
     plot_similarity_histograms,
 )
-from recsys_nb.widgets import ItemExplorer, ItemNotFoundError, find_item, item_labels
+from recsys_nb.widgets import ItemExplorer, ItemNotFoundError
 
 matplotlib.use("Agg")
 
@@ -192,29 +192,6 @@ def test_explorer_initial_title_and_errors_shown_in_output(small_store):
     explorer.picker.value = "Toy Story (1995)"
     assert explorer.table is None
     assert "closed the store" in _shown(explorer)
-
-
-def test_find_item_reads_titles_as_people_type_them(movielens_items):
-    items = movielens_items
-    assert find_item(items, "The Matrix") == 2571
-    assert find_item(items, "matrix, the (1999)") == 2571
-    assert find_item(items, "Toy Story") == 1
-    assert find_item(items, "12 Angry Men (1997)") == 77846
-    with pytest.raises(ItemNotFoundError, match=r"12 Angry Men \(1957\).*add the year"):
-        find_item(items, "12 Angry Men")
-    with pytest.raises(ItemNotFoundError, match=r"close matches: \['Toy Story \(1995\)'"):
-        find_item(items, "Toy Storey")
-    with pytest.raises(ItemNotFoundError, match="empty"):
-        find_item(items, " ")
-
-
-def test_item_labels_are_unique_and_cover_every_item(movielens_items):
-    labels = item_labels(movielens_items)
-    assert len(labels) == len(movielens_items)
-    assert sorted(labels.values()) == sorted(movielens_items["item_id"].tolist())
-    assert labels["Toy Story (1995)"] == 1
-    assert labels["Hamlet (2000) [item 3598]"] == 3598  # two films share title and year
-    assert all(label for label in labels)
 
 
 # ---------------------------------------------------------------------------------------------

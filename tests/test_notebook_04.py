@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from nbrun import check_conventions, run_notebook
 
-from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.plots import plot_factor_sweep, plot_strategy_bars, plot_subtraction_curves
 from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender, item_counts
-from recsys_nb.widgets import NotInterestedPanel, subtraction_preview
+from recsys_nb.widgets import NotInterestedPanel
 
 matplotlib.use("Agg")
 
@@ -240,20 +239,6 @@ def test_panel_slider_starts_at_the_service_factor_and_arguments_are_checked(ser
         NotInterestedPanel(rec, users[0], n=0)
     with pytest.raises(ValueError, match="max_factor"):
         NotInterestedPanel(rec, users[0], max_factor=0.2)
-
-
-def test_subtraction_preview_matches_vectors_subtract():
-    rng = np.random.default_rng(0)
-    v = vectors.normalize(rng.standard_normal(16))
-    items = vectors.normalize(rng.standard_normal((4, 16)))
-    items[2] = v  # the overshoot case at factor 1
-    after, over = subtraction_preview(v, items, 1.0)
-    assert over.tolist() == [False, False, True, False] and np.isnan(after[2])
-    for k in (0, 1, 3):
-        assert after[k] == pytest.approx(float(vectors.subtract(v, items[k], 1.0) @ items[k]),
-                                         abs=1e-6)
-    none_after, none_over = subtraction_preview(None, items, 0.3)
-    assert np.isnan(none_after).all() and not none_over.any()
 
 
 def test_plots_for_notebook_04():
