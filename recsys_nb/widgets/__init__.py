@@ -1,23 +1,24 @@
 """ipywidgets UIs for the notebooks: presentation only, on the public ``Recommender`` API.
 
-One module per job, one class per widget; each notebook's widget:
+One module per job, one class per widget. Each notebook's widget, and where it lives:
 
-==========================  ======================================  ===========================
-notebook                    widget                                  module
-==========================  ======================================  ===========================
-01_items_and_embeddings     :class:`ItemExplorer`                   ``widgets.explorer``
-02_interest_vectors         :class:`InterestReplay`                 ``widgets.replay``
-03_recommendations          :class:`RecommendationBrowser`          ``widgets.browser``
-04_not_interested           :class:`NotInterestedPanel`             ``widgets.not_interested``
-05_temporal_momentum        :class:`MomentumScrubber`               ``widgets.momentum``
-07_playground               :class:`Playground` (``open_playground``)  ``widgets.playground``,
-                            built from ``MovieCard``, ``MovieList``,   ``widgets.components``
-                            ``SearchBox``, ``UserPicker``,
-                            ``ParameterSliders``, ``InterestPicture``
-00, 03 and every widget     ``item_label``, ``find_item``,          ``widgets.common``
-                            ``recommendations_table``,
-                            ``history_table``, ``list_changes``
-==========================  ======================================  ===========================
+- 01 items and embeddings: :class:`ItemExplorer` (``widgets.explorer``): a movie's neighbours,
+  free-text search.
+- 02 interest vectors: :class:`InterestReplay` (``widgets.replay``, built with
+  ``InterestReplay.for_history``): a user's history replayed with your own alphas.
+- 03 recommendations: :class:`RecommendationBrowser` (``widgets.browser``): a user's top-N next
+  to their recent history.
+- 04 not interested: :class:`NotInterestedPanel` (``widgets.not_interested``): reject items,
+  set the factor live (``Recommender.set_params``).
+- 05 temporal momentum: :class:`MomentumScrubber` (``widgets.momentum``, built with
+  ``MomentumScrubber.for_history``): current against predicted interest, event by event.
+- 07 playground: :class:`Playground` (``widgets.playground``; ``open_playground`` builds the
+  service too), made of :class:`MovieCard`, :class:`MovieList`, :class:`SearchBox`,
+  :class:`UserPicker`, :class:`ParameterSliders` and :class:`InterestPicture`
+  (``widgets.components``).
+- 00, 03 and every widget: ``item_label``, ``find_item``, ``recommendations_table``,
+  ``history_table``, ``list_changes`` (``widgets.common``); the ``Output`` contents they show
+  (``widgets.outputs``).
 
 Each widget takes the service (or store) and data it shows as arguments and exposes its controls
 and ``Output`` s as attributes, so a test (or a curious reader) can drive it without a browser:
