@@ -1,15 +1,13 @@
-"""Notebook 00 (quickstart): a papermill run with non-default parameters, its failure mode for a
-missing title, and the list-comparison helper it uses."""
+"""Notebook 00 (quickstart): a papermill run with non-default parameters and its failure mode for a
+missing title (the list-comparison helper it uses is tested in test_widgets.py)."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from nbrun import run_notebook
 
 from recsys_nb.eventlog import EventLog
 from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS
-from recsys_nb.widgets import list_changes
 
 NOTEBOOK = "00_quickstart.ipynb"
 
@@ -66,24 +64,3 @@ def test_quickstart_fails_clearly_on_a_missing_title(tmp_path):
     assert "No Such Film Xyzzy" in str(info.value)
     # It failed before building anything: the store folder was never created.
     assert not (tmp_path / "store").exists()
-
-
-def _frame(ids: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({"item_id": ids, "title": [f"Movie {i}" for i in ids],
-                         "year": pd.array([2000 + i for i in ids], dtype="Int64")})
-
-
-def test_list_changes_ranks_and_labels():
-    changes = list_changes(_frame([1, 2, 3, 4]), _frame([3, 1, 5, 2]))
-    assert changes["item_id"].tolist() == [3, 1, 5, 2, 4]  # new order first, then dropped
-    assert changes["change"].tolist() == ["up 2", "down 1", "new", "down 2", "dropped"]
-    assert changes["movie"].iloc[0] == "Movie 3 (2003)"
-    assert changes["rank_before"].isna().tolist() == [False, False, True, False, False]
-    assert changes["rank_after"].isna().tolist() == [False, False, False, False, True]
-    same = list_changes(_frame([1, 2]), _frame([1, 2]))
-    assert same["change"].tolist() == ["kept", "kept"]
-
-
-def test_list_changes_rejects_frames_without_ids():
-    with pytest.raises(ValueError, match="before lacks columns"):
-        list_changes(pd.DataFrame({"title": ["x"]}), _frame([1]))

@@ -16,13 +16,11 @@ from nbrun import NOTEBOOKS, REPO, run_notebook
 from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import (
     main_genre_labels,
-    nearest_neighbour_similarities,
     pca_2d,
     plot_embedding_map,
     plot_similarity_histograms,
-    random_pair_similarities,
 )
-from recsys_nb.widgets import ItemNotFoundError, find_item, item_explorer, item_labels
+from recsys_nb.widgets import ItemExplorer, ItemNotFoundError
 
 matplotlib.use("Agg")
 
@@ -151,7 +149,7 @@ def _shown(explorer) -> str:
 
 def test_explorer_pick_slider_and_search_update_the_output(small_store):
     store, items, _ = small_store
-    explorer = item_explorer(store, items, n=3)
+    explorer = ItemExplorer(store, items, n=3)
     assert explorer.output.outputs == ()
 
     explorer.picker.value = "Toy Story (1995)"
@@ -182,41 +180,18 @@ def test_explorer_pick_slider_and_search_update_the_output(small_store):
 
 def test_explorer_initial_title_and_errors_shown_in_output(small_store):
     store, items, client = small_store
-    explorer = item_explorer(store, items, n=2, initial="The Matrix")
+    explorer = ItemExplorer(store, items, n=2, initial="The Matrix")
     assert explorer.picker.value == "Matrix, The (1999)"
     assert "Matrix Reloaded" in _shown(explorer)
     with pytest.raises(ItemNotFoundError, match="Toy Story"):
-        item_explorer(store, items, initial="Toy Storey")
+        ItemExplorer(store, items, initial="Toy Storey")
     with pytest.raises(ValueError, match="n=0"):
-        item_explorer(store, items, n=0)
+        ItemExplorer(store, items, n=0)
 
     client.close()  # what the notebook's last cell does: the widget must say so, not go silent
     explorer.picker.value = "Toy Story (1995)"
     assert explorer.table is None
     assert "closed the store" in _shown(explorer)
-
-
-def test_find_item_reads_titles_as_people_type_them(movielens_items):
-    items = movielens_items
-    assert find_item(items, "The Matrix") == 2571
-    assert find_item(items, "matrix, the (1999)") == 2571
-    assert find_item(items, "Toy Story") == 1
-    assert find_item(items, "12 Angry Men (1997)") == 77846
-    with pytest.raises(ItemNotFoundError, match=r"12 Angry Men \(1957\).*add the year"):
-        find_item(items, "12 Angry Men")
-    with pytest.raises(ItemNotFoundError, match=r"close matches: \['Toy Story \(1995\)'"):
-        find_item(items, "Toy Storey")
-    with pytest.raises(ItemNotFoundError, match="empty"):
-        find_item(items, " ")
-
-
-def test_item_labels_are_unique_and_cover_every_item(movielens_items):
-    labels = item_labels(movielens_items)
-    assert len(labels) == len(movielens_items)
-    assert sorted(labels.values()) == sorted(movielens_items["item_id"].tolist())
-    assert labels["Toy Story (1995)"] == 1
-    assert labels["Hamlet (2000) [item 3598]"] == 3598  # two films share title and year
-    assert all(label for label in labels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,24 +211,6 @@ def test_pca_2d_finds_the_stretched_directions_deterministically():
     assert np.allclose(again[::-1], coords)  # same signs whatever the row order
     with pytest.raises(ValueError, match="shape"):
         pca_2d(np.ones((2, 5)))
-
-
-def test_nearest_neighbours_match_brute_force_across_chunks():
-    rng = np.random.default_rng(1)
-    v = rng.normal(size=(53, 8)).astype(np.float32)
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    index, sims = nearest_neighbour_similarities(v, chunk=7)
-    full = v @ v.T
-    np.fill_diagonal(full, -np.inf)
-    assert np.array_equal(index, full.argmax(axis=1))
-    assert np.allclose(sims, full.max(axis=1), atol=1e-6)
-    assert not np.any(index == np.arange(len(v)))
-
-
-def test_random_pairs_never_pair_a_row_with_itself():
-    v = np.eye(4, dtype=np.float32)  # distinct rows are orthogonal: cosine 0, itself 1
-    sims = random_pair_similarities(v, n_pairs=1000, seed=2)
-    assert sims.shape == (1000,) and np.all(sims == 0.0)
 
 
 def test_main_genre_labels_follow_the_priority():

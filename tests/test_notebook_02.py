@@ -10,14 +10,10 @@ from nbrun import run_notebook
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens, subset_items
-from recsys_nb.plots import (
-    genre_centroids,
-    interest_trajectory,
-    relative_similarities,
-    top_genres,
-)
+from recsys_nb.plots import top_genres
 from recsys_nb.recommender import Recommender
-from recsys_nb.widgets import interest_replay_widget
+from recsys_nb.vectors import genre_centroids, interest_trajectory, relative_similarities
+from recsys_nb.widgets import InterestReplay
 
 NOTEBOOK = "02_interest_vectors.ipynb"
 USER = 665  # 434 events over ~1.7 years; the notebook's default is 199
@@ -96,7 +92,7 @@ def test_replay_widget_moves_with_its_controls(small):
     data, rec = small
     history = data.user_history(199)
     m = len(history)
-    w = interest_replay_widget(rec, history, n_genres=5, title="user 199")
+    w = InterestReplay.for_history(rec, history, n_genres=5, title="user 199")
     assert w.error is None and w.renders == 1
     assert len(w.genres) == 5 and w.centroids.shape == (5, rec.dim)
     assert w.trajectory.shape == (m, rec.dim) and w.similarities.shape == (m, 5)
@@ -134,7 +130,7 @@ def test_replay_widget_moves_with_its_controls(small):
 def test_replay_widget_favorite_alpha_one_replaces_the_interest(small):
     data, rec = small
     history = data.user_history(199)
-    w = interest_replay_widget(rec, history)
+    w = InterestReplay.for_history(rec, history)
     w.alpha_favorite.value = 1.0
     kinds = history["kind"].tolist()
     favs = [k for k, kind in enumerate(kinds) if kind == "favorite" and k > 0]
@@ -148,15 +144,15 @@ def test_replay_widget_keeps_working_after_close_and_reports_bad_input(dataset, 
     data = subset_items(dataset, dataset.events["item_id"].value_counts().index[:300])
     rec = Recommender.from_dataset(data, path=tmp_path / "store", progress=False)
     history = data.user_history(199)
-    w = interest_replay_widget(rec, history)
+    w = InterestReplay.for_history(rec, history)
     rec.close()
     w.step.value = 3
     assert w.error is None and "event 3/" in w.status.value
     with pytest.raises(ValueError, match="lacks columns"):
-        interest_replay_widget(rec, history.drop(columns="kind"))
+        InterestReplay.for_history(rec, history.drop(columns="kind"))
     outsider = dataset.user_history(199)  # has movies outside the 300-movie catalogue
     with pytest.raises(KeyError, match="does not know"):
-        interest_replay_widget(rec, outsider)
+        InterestReplay.for_history(rec, outsider)
 
 
 def test_trajectory_matches_replay_with_not_interested_and_cold_events(small):

@@ -11,11 +11,7 @@ from nbrun import check_conventions, run_notebook
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.plots import plot_score_distribution, plot_scores_by_rank
 from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS, Recommender
-from recsys_nb.widgets import (
-    history_table,
-    recommendation_browser,
-    recommendations_table,
-)
+from recsys_nb.widgets import RecommendationBrowser, history_table, recommendations_table
 
 matplotlib.use("Agg")
 
@@ -109,7 +105,7 @@ def _text(output) -> str:
 
 def test_browser_shows_recommendations_and_history_of_the_selected_user(small):
     rec, users, _ = small
-    browser = recommendation_browser(rec, users, n=5, history_last=7)
+    browser = RecommendationBrowser(rec, users, n=5, history_last=7)
     recs, hist = browser.tables
     u = users[0]
     assert recs["item_id"].tolist() == rec.recommend(u, n=5)["item_id"].tolist()
@@ -133,7 +129,7 @@ def test_browser_shows_recommendations_and_history_of_the_selected_user(small):
 
 def test_browser_exclude_seen_checkbox_shows_what_exclusion_removes(small):
     rec, users, _ = small
-    browser = recommendation_browser(rec, users, n=10)
+    browser = RecommendationBrowser(rec, users, n=10)
     browser.exclude_seen.value = False
     recs, _ = browser.tables
     u = browser.user.value
@@ -160,9 +156,9 @@ def test_tables_for_an_unknown_user_are_the_cold_start_answer(small):
 def test_browser_rejects_bad_arguments(small):
     rec, users, _ = small
     with pytest.raises(ValueError, match="users is empty"):
-        recommendation_browser(rec, [])
+        RecommendationBrowser(rec, [])
     with pytest.raises(ValueError, match="n=0"):
-        recommendation_browser(rec, users, n=0)
+        RecommendationBrowser(rec, users, n=0)
 
 
 def test_browser_on_a_closed_service_says_so_instead_of_raising(tmp_path):
@@ -172,7 +168,7 @@ def test_browser_on_a_closed_service_says_so_instead_of_raising(tmp_path):
     sample = sample_users(small_ds, 3, seed=0, min_events=10)
     rec.ingest(sample.events)
     users = [int(u) for u in sample.users]
-    browser = recommendation_browser(rec, users)
+    browser = RecommendationBrowser(rec, users)
     rec.close()
     browser.user.value = users[1]
     assert browser.tables is None

@@ -1,6 +1,6 @@
 """Notebook 04 (not interested): a papermill run with non-default parameters, and the
-"not interested" panel driven in-process against a real (small) Recommender: buttons, slider,
-reopening with another factor, overshoot, a closed service."""
+"not interested" panel driven in-process against a real (small) Recommender: buttons, the factor
+slider (applied live with set_params), overshoot, a closed service."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 from nbrun import check_conventions, run_notebook
 
-from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.plots import plot_factor_sweep, plot_strategy_bars, plot_subtraction_curves
 from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender, item_counts
-from recsys_nb.widgets import not_interested_panel, subtraction_preview
+from recsys_nb.widgets import NotInterestedPanel
 
 matplotlib.use("Agg")
 
@@ -64,6 +63,7 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
     assert rec["overshoot_error_norm"] < 1e-6
     assert rec["overshoot_error_cosine"] == pytest.approx(1.0, abs=1e-6)
     assert rec["min_norm_at_half"] == pytest.approx(0.5, abs=1e-9)
+    assert rec["service_event_factor"] == 1.0  # set live with set_params, recorded with the event
     assert rec["service_overshoot"] is True
     assert rec["service_warned"] is True
     assert rec["service_profile_changed"] is False
@@ -106,29 +106,17 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
 
 @pytest.fixture
 def service(tmp_path):
-    """(rec, users, reopen): a fresh small store per test, since the panel reopens and closes."""
+    """(rec, users): a fresh small store per test, since the panel changes the service's factor."""
     ds = load_movielens()
     small_ds = subset_items(ds, ds.events["item_id"].value_counts().index[:300])
     sample = sample_users(small_ds, 8, seed=2, min_events=15)
     item_vectors = embed_items(small_ds.items, small_ds.events, DEFAULT_EMBEDDING, progress=False)
     popularity = item_counts(small_ds.events)  # as from_dataset: the prior is on
-    path = tmp_path / "store"
-
-    def reopen(factor: float) -> Recommender:
-        return Recommender(small_ds.items, item_vectors, path, popularity,
-                           not_interested_factor=factor)
-
-    rec = reopen(0.3)
+    rec = Recommender(small_ds.items, item_vectors, tmp_path / "store", popularity,
+                      not_interested_factor=0.3)
     rec.ingest(sample.events)
-    opened = [rec]
-
-    def tracked(factor: float) -> Recommender:
-        opened.append(reopen(factor))
-        return opened[-1]
-
-    yield rec, [int(u) for u in sample.users], tracked
-    for r in opened:
-        r.close()
+    yield rec, [int(u) for u in sample.users]
+    rec.close()
 
 
 def _text(output) -> str:
@@ -136,9 +124,9 @@ def _text(output) -> str:
 
 
 def test_clicking_not_interested_removes_the_item_and_logs_the_move(service):
-    rec, users, reopen = service
+    rec, users = service
     user = users[0]
-    panel = not_interested_panel(rec, user, n=5, reopen=reopen)
+    panel = NotInterestedPanel(rec, user, n=5)
     assert panel.listed == rec.recommend(user, n=5)["item_id"].tolist()
     assert set(panel.buttons) == set(panel.listed) and panel.output.outputs == ()
     item = panel.listed[0]
@@ -161,10 +149,10 @@ def test_clicking_not_interested_removes_the_item_and_logs_the_move(service):
     assert entry["movie"].split(" (")[0] in _text(panel.output)
 
 
-def test_slider_previews_and_the_next_click_reopens_with_that_factor(service):
-    rec, users, reopen = service
+def test_slider_previews_and_sets_the_service_factor_live(service):
+    rec, users = service
     user = users[1]
-    panel = not_interested_panel(rec, user, n=5, reopen=reopen)
+    panel = NotInterestedPanel(rec, user, n=5)
     preview = panel.preview.copy()
     v = rec.interest(user)
     assert rec.prior_weight > 0  # the list's score is cosine + prior; the preview shows cosines
@@ -179,9 +167,9 @@ def test_slider_previews_and_the_next_click_reopens_with_that_factor(service):
 
     panel.slider.value = 0.8
 
-    assert panel.rec is rec and rec.not_interested_factor == 0.3  # nothing applied yet
-    assert len(rec.history(user)) == n_events
-    assert "reopens the service with factor 0.8" in panel.status.value
+    assert rec.not_interested_factor == 0.8  # applied live (set_params), the same service
+    assert len(rec.history(user)) == n_events  # nothing recorded until a click
+    assert "service factor <b>0.8</b>" in panel.status.value
     moved = panel.preview
     assert (moved["cos_after"] < preview["cos_after"]).all()
     label = panel.labels[panel.listed[0]].value
@@ -190,22 +178,30 @@ def test_slider_previews_and_the_next_click_reopens_with_that_factor(service):
     item = panel.listed[1]
     panel.buttons[item].click()
 
-    assert panel.rec is not rec and panel.rec.not_interested_factor == 0.8
-    with pytest.raises(RuntimeError, match="closed"):
-        rec.recommend(user)  # one writer: the old service was closed before reopening
     assert panel.rejections[-1]["factor"] == 0.8
-    assert panel.rec.history(user, last=1).iloc[0]["params"] == {"factor": 0.8}
+    assert rec.history(user, last=1).iloc[0]["params"] == {"factor": 0.8}
     assert item not in panel.listed
     assert "service factor <b>0.8</b>" in panel.status.value
 
+    panel.slider.value = 0.3  # each event records its own factor
+    panel.buttons[panel.listed[0]].click()
+    assert [p["factor"] for p in rec.history(user, last=2)["params"]] == [0.8, 0.3]
+    assert [r["factor"] for r in panel.rejections] == [0.8, 0.3]
+
+    rec.set_params(not_interested_factor=0.5)  # changed elsewhere: the next refresh shows it
+    panel.refresh()
+    assert panel.slider.value == 0.5 and rec.not_interested_factor == 0.5
+    assert "service factor <b>0.5</b>" in panel.status.value
+
 
 def test_overshoot_through_the_panel_keeps_the_vector_and_says_so(service):
-    rec, _, reopen = service
-    panel = not_interested_panel(rec, "fresh", n=5, reopen=reopen)
+    rec, _ = service
+    panel = NotInterestedPanel(rec, "fresh", n=5)
     assert "no interest vector yet" in panel.labels[panel.listed[0]].value  # popular items
     item = panel.listed[0]
     rec.view("fresh", item)  # cold start: the interest IS the item (the panel's list is stale)
     panel.slider.value = 1.0
+    assert rec.not_interested_factor == 1.0
     assert panel.preview["overshoot"].tolist() == [True, False, False, False, False]
     assert "overshoot" in panel.labels[item].value
     before = rec.interest("fresh")
@@ -213,45 +209,36 @@ def test_overshoot_through_the_panel_keeps_the_vector_and_says_so(service):
     panel.buttons[item].click()
     entry = panel.rejections[-1]
     assert entry["overshoot"] is True and "overshoot" in entry["message"]
+    assert entry["factor"] == 1.0
     assert item not in panel.listed  # refreshed: the item now counts as seen
-    # previous vector kept; the click reopened the service (slider), which reads the profile back
-    # from Chroma, and Chroma's cosine collections round-trip float32 vectors within ~2 ulp
-    np.testing.assert_allclose(panel.rec.interest("fresh"), before, rtol=0, atol=1e-7)
+    # previous vector kept (the profile is read back from Chroma, whose cosine collections
+    # round-trip float32 vectors within ~2 ulp)
+    np.testing.assert_allclose(rec.interest("fresh"), before, rtol=0, atol=1e-7)
     assert entry["cos_before"] == pytest.approx(1.0) and entry["cos_after"] == pytest.approx(1.0)
     assert "True" in _text(panel.output)
 
 
 def test_panel_on_a_closed_service_reports_instead_of_raising(service):
-    rec, users, reopen = service
-    panel = not_interested_panel(rec, users[2], n=3, reopen=reopen)
+    rec, users = service
+    panel = NotInterestedPanel(rec, users[2], n=3)
     item = panel.listed[0]
-    panel.close()
+    rec.close()
     panel.buttons[item].click()
     assert "closed" in _text(panel.output)
     assert panel.rejections == []
+    panel.slider.value = 0.5  # the preview needs the (closed) store: a message, no traceback
+    assert "closed" in _text(panel.output)
 
 
-def test_panel_without_reopen_has_a_fixed_slider(service):
-    rec, users, _ = service
-    panel = not_interested_panel(rec, users[0], n=3)
-    assert panel.slider.disabled and panel.slider.value == 0.3
-    assert "fixed" in panel.status.value
+def test_panel_slider_starts_at_the_service_factor_and_arguments_are_checked(service):
+    rec, users = service
+    panel = NotInterestedPanel(rec, users[0], n=3)
+    assert not panel.slider.disabled and panel.slider.value == 0.3
+    assert "service factor <b>0.3</b>" in panel.status.value
     with pytest.raises(ValueError, match="n=0"):
-        not_interested_panel(rec, users[0], n=0)
-
-
-def test_subtraction_preview_matches_vectors_subtract():
-    rng = np.random.default_rng(0)
-    v = vectors.normalize(rng.standard_normal(16))
-    items = vectors.normalize(rng.standard_normal((4, 16)))
-    items[2] = v  # the overshoot case at factor 1
-    after, over = subtraction_preview(v, items, 1.0)
-    assert over.tolist() == [False, False, True, False] and np.isnan(after[2])
-    for k in (0, 1, 3):
-        assert after[k] == pytest.approx(float(vectors.subtract(v, items[k], 1.0) @ items[k]),
-                                         abs=1e-6)
-    none_after, none_over = subtraction_preview(None, items, 0.3)
-    assert np.isnan(none_after).all() and not none_over.any()
+        NotInterestedPanel(rec, users[0], n=0)
+    with pytest.raises(ValueError, match="max_factor"):
+        NotInterestedPanel(rec, users[0], max_factor=0.2)
 
 
 def test_plots_for_notebook_04():

@@ -1,6 +1,7 @@
 """Notebook 05 (temporal momentum): a papermill run with non-default parameters checked against
 the rule that made its verdicts and an independent ``evaluate()`` run; the current-vs-predicted
-scrubber driven in-process against a real (small) Recommender; the math behind both."""
+scrubber driven in-process against a real (small) Recommender; the plots. (The window math,
+``vectors.predict_from_window`` / ``predicted_trajectory``, is tested in test_vectors.py.)"""
 
 from __future__ import annotations
 
@@ -12,18 +13,10 @@ import pandas as pd
 import pytest
 from nbrun import check_conventions, run_notebook
 
-from recsys_nb import vectors
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.evaluate import evaluate, temporal_split
-from recsys_nb.plots import (
-    next_item_similarity,
-    plot_metric_by_window,
-    plot_momentum_2d,
-    plot_next_item_similarity,
-    predict_from_window,
-    predicted_trajectory,
-)
+from recsys_nb.plots import plot_metric_by_window, plot_momentum_2d, plot_next_item_similarity
 from recsys_nb.recommender import (
     DEFAULT_DIM,
     DEFAULT_EMBEDDING,
@@ -31,7 +24,8 @@ from recsys_nb.recommender import (
     Recommender,
     item_counts,
 )
-from recsys_nb.widgets import momentum_scrubber
+from recsys_nb.vectors import predicted_trajectory
+from recsys_nb.widgets import MomentumScrubber
 
 matplotlib.use("Agg")
 
@@ -174,7 +168,7 @@ def service(tmp_path_factory):
 def test_scrubber_last_event_is_the_service(service):
     rec, user, future = service
     history = rec.history(user)
-    w = momentum_scrubber(rec, history, future, n=5, next_k=8)
+    w = MomentumScrubber.for_history(rec, history, future, n=5, next_k=8)
     assert w.error is None and w.step.value == w.step.max == len(history)
     np.testing.assert_array_equal(w.trajectory[-1], rec.interest(user))
     kinds = history["kind"].tolist()
@@ -212,7 +206,7 @@ def test_scrubber_last_event_is_the_service(service):
 def test_moving_the_step_slider_changes_what_is_shown(service):
     rec, user, future = service
     history = rec.history(user)
-    w = momentum_scrubber(rec, history, future, n=5, next_k=8, window=6)
+    w = MomentumScrubber.for_history(rec, history, future, n=5, next_k=8, window=6)
     before_status = w.status.value
     before_lists = w.lists.outputs[0]["data"]["text/plain"]
     before_png = w.output.outputs[0]["data"]["image/png"]
@@ -248,7 +242,7 @@ def test_scrubber_controls_replay_the_prediction_and_survive_close(tmp_path):
     rec = Recommender(small.items, vecs, tmp_path / "s", [])
     rec.ingest(sample.events)
     user = int(sample.users[0])
-    w = momentum_scrubber(rec, rec.history(user), n=3)
+    w = MomentumScrubber.for_history(rec, rec.history(user), n=3)
     rec.close()
     assert np.isnan(w.next_cos["current"][-1])  # no future given: nothing after the last event
     old = w.predicted.copy()
@@ -262,62 +256,19 @@ def test_scrubber_rejects_bad_input(service):
     rec, user, _ = service
     history = rec.history(user)
     with pytest.raises(ValueError, match="empty"):
-        momentum_scrubber(rec, history.iloc[:0])
+        MomentumScrubber.for_history(rec, history.iloc[:0])
     with pytest.raises(ValueError, match="lacks columns"):
-        momentum_scrubber(rec, history.drop(columns="kind"))
+        MomentumScrubber.for_history(rec, history.drop(columns="kind"))
     with pytest.raises(KeyError, match="does not know"):
-        momentum_scrubber(rec, history.assign(item_id=-5))
+        MomentumScrubber.for_history(rec, history.assign(item_id=-5))
     with pytest.raises(ValueError, match="method"):
-        momentum_scrubber(rec, history, method="sideways")
+        MomentumScrubber.for_history(rec, history, method="sideways")
     with pytest.raises(ValueError, match="n=0"):
-        momentum_scrubber(rec, history, n=0)
+        MomentumScrubber.for_history(rec, history, n=0)
 
 
 # ---------------------------------------------------------------------------------------------
-# The math and the plots
-
-
-def test_predict_from_window_matches_the_formulas():
-    rng = np.random.default_rng(0)
-    items = vectors.normalize(rng.standard_normal((8, 5)))
-    a1, a2 = items[:4].astype(np.float64).mean(0), items[4:].astype(np.float64).mean(0)
-    for w in (0.0, 0.5, 1.0):
-        p = a2 + w * (a2 - a1)
-        np.testing.assert_allclose(predict_from_window(items, "momentum", w), p / np.linalg.norm(p),
-                                   atol=1e-6)
-    mean = items.astype(np.float64).mean(0)
-    np.testing.assert_allclose(predict_from_window(items, "recent"), mean / np.linalg.norm(mean),
-                               atol=1e-6)
-    weights = 0.5 ** (np.arange(7, -1, -1) / 4)
-    r = weights @ items / weights.sum()
-    r /= np.linalg.norm(r)
-    u = mean / np.linalg.norm(mean)
-    p = r + (r - u)
-    np.testing.assert_allclose(predict_from_window(items, "time_weighted"), p / np.linalg.norm(p),
-                               atol=1e-6)
-    with pytest.raises(ValueError, match="half_life"):
-        predict_from_window(items, "time_weighted", half_life=0)
-    with pytest.raises(vectors.DegenerateVectorError):
-        predict_from_window(np.array([[1.0, 0.0], [-1.0, 0.0]]), "recent")
-
-
-def test_predicted_trajectory_window_fallback_and_validation():
-    m = np.eye(4, dtype=np.float32)
-    rows = np.array([0, 1, 2, 3, 0])
-    kinds = ["view", "not_interested", "view", "view", "view"]
-    current = vectors.normalize(np.ones((5, 4)))
-    pred, fallback = predicted_trajectory(m, rows, kinds, current, window=3, min_events=3,
-                                          method="recent")
-    # positives so far: 1, 1, 2, 3, 4 -> a prediction from the 4th event on
-    assert fallback.tolist() == [True, True, True, False, False]
-    np.testing.assert_array_equal(pred[:3], current[:3])
-    np.testing.assert_allclose(pred[3], vectors.average(m[[0, 2, 3]]), atol=1e-7)
-    np.testing.assert_allclose(pred[4], vectors.average(m[[2, 3, 0]]), atol=1e-7)
-    for bad in ({"window": 1}, {"min_events": 1}, {"weight": -1.0}, {"method": "x"}):
-        with pytest.raises(ValueError):
-            predicted_trajectory(m, rows, kinds, current, **bad)
-    sims = next_item_similarity(current, m, [[0, 1], [], [3], [3], [0]])
-    assert np.isnan(sims[1]) and sims[0] == pytest.approx(0.5)
+# The plots
 
 
 def test_plots_for_notebook_05():

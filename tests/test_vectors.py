@@ -592,3 +592,106 @@ def test_replay_batch_on_uneven_long_histories_equals_the_event_loop():
                                            params[sel])
         np.testing.assert_array_equal(batch.vectors[i], expected)
         assert batch.skipped[i] == skipped
+
+
+def test_predict_from_window_matches_the_formulas():
+    rng = np.random.default_rng(0)
+    items = V.normalize(rng.standard_normal((8, 5)))
+    a1, a2 = items[:4].astype(np.float64).mean(0), items[4:].astype(np.float64).mean(0)
+    for w in (0.0, 0.5, 1.0):
+        p = a2 + w * (a2 - a1)
+        np.testing.assert_allclose(V.predict_from_window(items, "momentum", w),
+                                   p / np.linalg.norm(p), atol=1e-6)
+    mean = items.astype(np.float64).mean(0)
+    np.testing.assert_allclose(V.predict_from_window(items, "recent"),
+                               mean / np.linalg.norm(mean), atol=1e-6)
+    weights = 0.5 ** (np.arange(7, -1, -1) / 4)
+    r = weights @ items / weights.sum()
+    r /= np.linalg.norm(r)
+    u = mean / np.linalg.norm(mean)
+    p = r + (r - u)
+    np.testing.assert_allclose(V.predict_from_window(items, "time_weighted"),
+                               p / np.linalg.norm(p), atol=1e-6)
+    with pytest.raises(ValueError, match="half_life"):
+        V.predict_from_window(items, "time_weighted", half_life=0)
+    with pytest.raises(V.DegenerateVectorError):
+        V.predict_from_window(np.array([[1.0, 0.0], [-1.0, 0.0]]), "recent")
+
+
+def test_predicted_trajectory_window_fallback_and_validation():
+    m = np.eye(4, dtype=np.float32)
+    rows = np.array([0, 1, 2, 3, 0])
+    kinds = ["view", "not_interested", "view", "view", "view"]
+    current = V.normalize(np.ones((5, 4)))
+    pred, fallback = V.predicted_trajectory(m, rows, kinds, current, window=3, min_events=3,
+                                            method="recent")
+    # positives so far: 1, 1, 2, 3, 4 -> a prediction from the 4th event on
+    assert fallback.tolist() == [True, True, True, False, False]
+    np.testing.assert_array_equal(pred[:3], current[:3])
+    np.testing.assert_allclose(pred[3], V.average(m[[0, 2, 3]]), atol=1e-7)
+    np.testing.assert_allclose(pred[4], V.average(m[[2, 3, 0]]), atol=1e-7)
+    for bad in ({"window": 1}, {"min_events": 1}, {"weight": -1.0}, {"method": "x"}):
+        with pytest.raises(ValueError):
+            V.predicted_trajectory(m, rows, kinds, current, **bad)
+    sims = V.next_item_similarity(current, m, [[0, 1], [], [3], [3], [0]])
+    assert np.isnan(sims[1]) and sims[0] == pytest.approx(0.5)
+
+
+def test_nearest_neighbours_match_brute_force_across_chunks():
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(53, 8)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    index, sims = V.nearest_neighbour_similarities(v, chunk=7)
+    full = v @ v.T
+    np.fill_diagonal(full, -np.inf)
+    assert np.array_equal(index, full.argmax(axis=1))
+    assert np.allclose(sims, full.max(axis=1), atol=1e-6)
+    assert not np.any(index == np.arange(len(v)))
+
+
+def test_random_pairs_never_pair_a_row_with_itself():
+    v = np.eye(4, dtype=np.float32)  # distinct rows are orthogonal: cosine 0, itself 1
+    sims = V.random_pair_similarities(v, n_pairs=1000, seed=2)
+    assert sims.shape == (1000,) and np.all(sims == 0.0)
+
+
+def test_interest_trajectory_is_the_replay_step_by_step():
+    rng = np.random.default_rng(3)
+    matrix = V.normalize(rng.standard_normal((6, 5)))
+    rows = np.array([2, 0, 0, 4, 1, 5, 3])
+    kinds = ["not_interested", "view", "favorite", "not_interested", "view", "view", "favorite"]
+    traj = V.interest_trajectory(matrix, rows, kinds, 0.3, 0.6, 0.4)
+    assert traj.shape == (7, 5) and traj.dtype == np.float32
+    assert np.isnan(traj[0]).all() and not np.isnan(traj[1:]).any()  # cold not-interested
+    ops = ["subtract" if k == "not_interested" else "ema" for k in kinds]
+    params = [{"view": 0.3, "favorite": 0.6, "not_interested": 0.4}[k] for k in kinds]
+    for k in range(1, 7):
+        replayed = V.replay(None, rows[:k + 1], ops[:k + 1], params[:k + 1], item_matrix=matrix,
+                            cold_subtract="ignore")
+        np.testing.assert_array_equal(traj[k], replayed.vector)
+    start = V.normalize(rng.standard_normal(5))
+    warm = V.interest_trajectory(matrix, rows[:1], ["view"], 0.3, 0.6, start=start)
+    np.testing.assert_allclose(warm[0], V.ema_update(start, matrix[2], 0.3), atol=1e-6)
+    with pytest.raises(ValueError, match="unknown event kind 'click'"):
+        V.interest_trajectory(matrix, rows[:1], ["click"], 0.3, 0.6)
+    with pytest.raises(ValueError, match="one kind per event"):
+        V.interest_trajectory(matrix, rows, kinds[:2], 0.3, 0.6)
+
+
+def test_trajectory_similarities_relative_and_genre_centroids():
+    traj = np.array([[np.nan, np.nan], [1.0, 0.0], [0.6, 0.8]])
+    targets = np.array([[2.0, 0.0], [0.0, 3.0]])  # normalized inside
+    sims = V.trajectory_similarities(traj, targets)
+    assert np.isnan(sims[0]).all()
+    np.testing.assert_allclose(sims[1:], [[1.0, 0.0], [0.6, 0.8]])
+    rel = V.relative_similarities(sims)
+    assert np.isnan(rel[0]).all()
+    np.testing.assert_allclose(rel[1:], [[0.5, -0.5], [-0.1, 0.1]])
+    items = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    cents = V.genre_centroids([["A"], ["B"], ["A", "B"]], items, ["A", "B"])
+    assert cents.dtype == np.float32
+    np.testing.assert_allclose(cents[0], V.average(items[[0, 2]]), atol=1e-7)
+    with pytest.raises(ValueError, match="'C'"):
+        V.genre_centroids([["A"], ["B"], ["A"]], items, ["C"])
+    with pytest.raises(ValueError, match="one per row"):
+        V.genre_centroids([["A"]], items, ["A"])

@@ -1,4 +1,5 @@
-"""The playground app (recsys_nb.app), driven in-process: components, actions, bad input.
+"""The playground app (recsys_nb.widgets.playground), driven in-process: components, actions,
+bad input.
 
 The browser tests (tests/browser) click the same app in JupyterLab and Voila; these tests pin the
 behaviour behind each click, including clicks that arrive on another thread."""
@@ -10,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from recsys_nb.app import (
+from recsys_nb.data import load_movielens, sample_users, subset_items
+from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
+from recsys_nb.store import StoreLock
+from recsys_nb.widgets import (
     Playground,
     SearchBox,
     open_playground,
     reason_text,
     title_matches,
 )
-from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
-from recsys_nb.store import StoreLock
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,23 @@ def test_search_by_meaning_when_no_title_matches(small):
     box = SearchBox(small.items, lambda i, a: None, search=meaning, n=3)
     hits = box.run("robots in space")
     assert len(hits) == 3 and "by meaning" in box.status.value
+
+
+def test_a_failing_search_by_meaning_is_a_message(small):
+    def broken(query, n):
+        raise FileNotFoundError("MiniLM model files are missing")
+
+    box = SearchBox(small.items, lambda i, a: None, search=broken, n=3)
+    box.text.value = "robots in space"  # the Enter key: no title matches, so by meaning
+    assert "search failed" in box.status.value and "MiniLM model files" in box.status.value
+    assert box.results.item_ids == []
+
+
+def test_clone_without_a_choice_is_a_message(app):
+    app.picker.clones.options = []
+    app.picker.clone.click()
+    assert "no MovieLens user to clone" in app.message.value
+    assert app.user == "alice"
 
 
 def test_title_matches_handles_articles(small):
