@@ -198,3 +198,13 @@ def test_the_app_displays_a_static_snapshot(app):
     html = bundle["text/html"]
     assert "Static snapshot" in html and "data:image/png;base64," in html
     assert app.recommendations.cards[0].label.value in html
+
+
+def test_switch_to_shows_a_user_known_or_new(app):
+    app.act(app.recommendations.item_ids[0], "watch")
+    app.new_user()
+    app.switch_to("alice")
+    assert app.user == "alice" and app.picker.text.value == "alice"
+    assert app.top["source"].eq("interest").all()
+    app.switch_to("alice")  # same id again: refreshes, no error
+    assert app.message.value == ""

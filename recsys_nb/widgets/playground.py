@@ -186,10 +186,17 @@ class Playground:
             "MovieLens user"
         )
 
+    def switch_to(self, user: int | str) -> None:
+        """Show ``user`` (known or brand new) and put their id in the picker."""
+        self.user = user
+        if self.picker.text.value != str(user):
+            self.picker.text.value = str(user)  # fires pick(), which refreshes
+        else:
+            self.refresh()
+
     def new_user(self) -> None:
         """Start a fresh user (cold: popular movies until the first watch)."""
-        self.user = f"guest-{secrets.token_hex(3)}"
-        self.picker.text.value = self.user  # fires pick(), which refreshes
+        self.switch_to(f"guest-{secrets.token_hex(3)}")
 
     def clone(self, movielens_user: int | None) -> None:
         """A new user ``ml-<id>`` with the MovieLens user's history (kept when cloned before)."""
@@ -201,8 +208,7 @@ class Playground:
             if events.empty:
                 raise LookupError(f"MovieLens user {movielens_user} has no events to clone")
             self.rec.ingest(events.assign(user_id=clone_id))
-        self.user = clone_id
-        self.picker.text.value = clone_id
+        self.switch_to(clone_id)
 
     def act(self, item_id: int, action: str) -> None:
         """Record one action on a movie (a button of a card) and refresh everything."""
@@ -210,13 +216,13 @@ class Playground:
         result = method(self.user, int(item_id))
         self.actions.append({"user": self.user, "item_id": int(item_id), "action": action,
                              "message": result.message})
-        self.refresh(note=f"{action}: {self._label(item_id)} ({result.message})")
+        self.refresh(note=f"{action}: {self.label(item_id)} ({result.message})")
 
     def undo(self) -> None:
         """Take back the user's newest event."""
         removed = self.rec.undo(self.user)
         note = "nothing to undo" if removed.empty else (
-            f"undid {removed['kind'].iloc[0]} of {self._label(int(removed['item_id'].iloc[0]))}")
+            f"undid {removed['kind'].iloc[0]} of {self.label(int(removed['item_id'].iloc[0]))}")
         self.refresh(note=note)
 
     def reset(self) -> None:
@@ -228,7 +234,8 @@ class Playground:
         self.rec.set_params(**{name: value})
         self.refresh(note=f"{name} = {value:.2f}")
 
-    def _label(self, item_id: int) -> str:
+    def label(self, item_id: int) -> str:
+        """How a movie is named in the app: "Title (year)"."""
         row = self.rec.items.loc[int(item_id)]
         return item_label(row["title"], row.get("year"))
 
@@ -253,7 +260,7 @@ class Playground:
         self.picture.render(history, trail, ids)
         last = history.tail(6).iloc[::-1]
         lines = "".join(
-            f"<li>{html.escape(_KIND_WORD.get(k, k))} {html.escape(self._label(i))}</li>"
+            f"<li>{html.escape(_KIND_WORD.get(k, k))} {html.escape(self.label(i))}</li>"
             for k, i in zip(last["kind"], last["item_id"], strict=True)
         )
         self.history.value = (f"<b>last events</b> ({len(history)} in all)<ul>{lines}</ul>"

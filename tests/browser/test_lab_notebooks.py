@@ -105,7 +105,7 @@ WIDGETS: dict[str, list[Step]] = {
     ],
     "04_not_interested": [  # NotInterestedPanel: the clicks that failed on the widget thread
         Step("button", NOT_INTERESTED, repeat=3),
-        Step("slider", "factor:", "ArrowRight"),  # 0.1 -> 0.15: the next click reopens at 0.15
+        Step("slider", "factor:", "ArrowRight"),  # 0.1 -> 0.15: set live on the service
         Step("button", NOT_INTERESTED),
     ],
     "05_temporal_momentum": [  # MomentumScrubber
@@ -116,7 +116,7 @@ WIDGETS: dict[str, list[Step]] = {
         Step("slider", "event"),
     ],
     "06_evaluation_and_tuning": [],
-    "07_playground": [  # Playground (recsys_nb/app.py)
+    "07_playground": [  # Playground (recsys_nb/widgets/playground.py)
         Step("select", "clone:", expect_change=False),  # read by the "clone" button
         Step("button", "clone"),
         Step("button", "new user"),
@@ -308,7 +308,7 @@ def test_notebook_runs_and_every_widget_responds(
         for step in steps:
             for index in range(step.repeat):
                 exercise(page, stem, step, index, screenshots, timings)
-        if stem == "04_not_interested":  # the last click reopened the service at the new factor
+        if stem == "04_not_interested":  # the slider set the service's factor: the last click used it
             assert "service factor 0.15" in area_text(page, locate(page, steps[-1])[0])
 
         final = notebook_state(page)
