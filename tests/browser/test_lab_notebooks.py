@@ -82,7 +82,7 @@ def cloned_user(page: Any) -> str:
     return f"ml-{found.group(1)}"
 
 
-# Every control of every notebook's widgets (recsys_nb/widgets.py), in the order they are used.
+# Every control of every notebook's widgets (recsys_nb/widgets/), in the order they are used.
 # The test fails when the page shows a control that is not listed here (or misses one), so a new
 # widget cannot go untested. Notebooks not listed (a new one) get one step per control found.
 WIDGETS: dict[str, list[Step]] = {
@@ -308,7 +308,7 @@ def test_notebook_runs_and_every_widget_responds(
         for step in steps:
             for index in range(step.repeat):
                 exercise(page, stem, step, index, screenshots, timings)
-        if stem == "04_not_interested":  # the slider set the service's factor: the last click used it
+        if stem == "04_not_interested":  # the slider set the service's factor live
             assert "service factor 0.15" in area_text(page, locate(page, steps[-1])[0])
 
         final = notebook_state(page)
