@@ -48,8 +48,9 @@ def _tool(name: str) -> str:
     return found
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
+def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM (servers shut their kernels down on it), then SIGKILL if it has not ended within
+    ``timeout`` seconds."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -69,7 +70,7 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> N
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
+            stop_process(proc)
             raise RuntimeError(f"{url} did not come up; its log:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
 
@@ -110,7 +111,7 @@ def chroma_server(
     try:
         yield "127.0.0.1", chosen
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def voila_command(port: int, notebook: Path = NOTEBOOK) -> list[str]:
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 if __name__ == "__main__":

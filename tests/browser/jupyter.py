@@ -12,8 +12,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from recsys_nb.serve import free_port, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,13 +59,6 @@ def find_chromium() -> str | None:
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
     return shutil.which("chromium")
-
-
-def free_port() -> int:
-    """A TCP port free right now on 127.0.0.1 (another process may take it before we bind it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_user_settings(settings_dir: Path) -> None:
@@ -140,17 +133,6 @@ class JupyterLab:
         stop_process(self.proc, timeout)
         if self._log is not None:
             self._log.close()
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM ``proc`` (it shuts its kernels down on it), SIGKILL it if it does not exit."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def server_env(work_dir: Path, venv_bin: Path) -> dict[str, str]:

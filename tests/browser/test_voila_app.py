@@ -19,10 +19,10 @@ import pytest
 
 from recsys_nb.data import load_movielens
 from recsys_nb.eventlog import EventLog
-from recsys_nb.serve import chroma_server, free_port, voila_command, voila_env
+from recsys_nb.serve import chroma_server, free_port, stop_process, voila_command, voila_env
 from recsys_nb.widgets import item_label
 
-from .jupyter import ERROR_PATTERN, stop_process
+from .jupyter import ERROR_PATTERN
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
