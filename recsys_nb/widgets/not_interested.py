@@ -137,24 +137,30 @@ class NotInterestedPanel:
             self._syncing = False
 
     def refresh(self) -> None:
-        """Recompute the list (one row per item: button + label) and the preview labels."""
+        """Recompute the list (one row per item: button + label) and the preview labels.
+
+        The rows are a fixed pool of ``n`` (button, label) pairs re-filled in place: a click
+        then costs a few value updates, not ``2n`` new widget models in kernel and browser.
+        """
         import ipywidgets as widgets
 
         self._sync_slider()
         self.top = self.rec.recommend(self.user, n=self.n)
         self.listed = [int(i) for i in self.top["item_id"]]
-        for old in [*self.buttons.values(), *self.labels.values(), *self.rows.children]:
-            old.close()  # release the previous rows' widget models (kernel and front end)
-        self.buttons, self.labels, rows = {}, {}, []
-        for item_id in self.listed:
+        while len(self.rows.children) < len(self.listed):
+            k = len(self.rows.children)
             button = widgets.Button(description="not interested", button_style="warning",
-                                    tooltip=f"not interested in item {item_id}",
                                     layout=widgets.Layout(width="130px"))
-            button.on_click(lambda _b, item=item_id: self._on_click(item))
-            label = widgets.HTML()
-            self.buttons[item_id], self.labels[item_id] = button, label
-            rows.append(widgets.HBox([button, label]))
-        self.rows.children = tuple(rows)
+            button.on_click(lambda _b, k=k: self._on_row(k))
+            self.rows.children = (*self.rows.children, widgets.HBox([button, widgets.HTML()]))
+        self.buttons, self.labels = {}, {}
+        for k, row in enumerate(self.rows.children):
+            button, label = row.children
+            shown = k < len(self.listed)
+            row.layout.display = "flex" if shown else "none"
+            if shown:
+                button.tooltip = f"not interested in item {self.listed[k]}"
+                self.buttons[self.listed[k]], self.labels[self.listed[k]] = button, label
         self._update_preview()
 
     def _update_preview(self) -> None:
@@ -241,6 +247,11 @@ class NotInterestedPanel:
                 "re-run the notebook to keep exploring."
             ),
         )
+
+    def _on_row(self, k: int) -> None:
+        """A click on row ``k``: the movie that row shows now (a row past the list is hidden)."""
+        if k < len(self.listed):
+            self._on_click(self.listed[k])
 
     def _on_click(self, item_id: int) -> None:
         try:
