@@ -113,11 +113,14 @@ def test_user_journey_in_voila(voila_app, browser, screenshots, timings):
         _open_app(page, voila_app["url"], requests)
         _assert_no_error(page)
         samples = timings.setdefault("voila playground: click -> list and picture updated", [])
+        shown = _status(page).split(":")[0].strip()  # the user the app opened with
         page.get_by_role("button", name="new user").click()
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.widget-html')].some("
-            "e => /guest-\\w+<\\/b>: 0 events/.test(e.innerHTML))", timeout=ACTION_TIMEOUT_MS)
+            "shown => [...document.querySelectorAll('.widget-html')].some(e => "
+            "/guest-\\w+<\\/b>: 0 events/.test(e.innerHTML) && !e.innerText.startsWith(shown))",
+            arg=shown, timeout=ACTION_TIMEOUT_MS)
         user = _status(page).split(":")[0].strip()
+        assert user != shown and user.startswith("guest-")
         changes = []
         for name in ["watch", "watch", "watch", "favorite", "not interested"]:
             button = page.locator("button:visible", has_text=name).first
@@ -141,7 +144,8 @@ def test_user_journey_in_voila(voila_app, browser, screenshots, timings):
         # the event log holds each remaining click exactly once (the undone one is gone)
         with EventLog(voila_app["data"] / "app" / "events.sqlite") as log:
             kinds = log.history(user)["kind"].tolist()
-        assert kinds == ["view", "view", "view", "favorite"]
+            log_users = log.users()
+        assert kinds == ["view", "view", "view", "favorite"], (user, log_users)
         # a double click is two clicks: two events, and the list never shows a seen movie
         page.locator("button:visible", has_text="watch").first.dblclick()
         page.wait_for_function(
