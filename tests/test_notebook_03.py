@@ -77,6 +77,8 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
     assert rec["skeptic_excludes_rejected"] is True
     # the browser, driven inside the kernel
     assert rec["browser_rows"] == top_n
+    assert 1 <= rec["explain_rows"] <= 3
+    assert abs(rec["explain_sum_minus_cosine"]) < 1e-4  # the explanation is exact
     assert rec["browser_history_rows"] == 10
     assert rec["browser_history_matches"] is True
 
