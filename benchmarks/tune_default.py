@@ -36,7 +36,8 @@ from scipy.sparse.linalg import svds
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens
-from recsys_nb.embeddings import _fill_cold_items, svd_item_embeddings
+from recsys_nb.embeddings import svd_item_embeddings
+from recsys_nb.embeddings.learned import _fill_cold_items
 from recsys_nb.evaluate import (
     Split,
     ranking_metrics,
