@@ -80,14 +80,14 @@ class StageTimer:
 
 def ingest_targets() -> list[tuple[object, str, str]]:
     """The stages of ``Recommender.ingest`` worth timing (disjoint: none calls another)."""
-    from recsys_nb import vectors
+    from recsys_nb import replay
     from recsys_nb.eventlog import EventLog
     from recsys_nb.recommender import Recommender
     from recsys_nb.store import ProfileStore
 
     return [
         (Recommender, "_profiles_many", "profile reads (Chroma get)"),
-        (vectors, "replay_batch", "replay (vectors.replay_batch)"),
+        (replay, "replay_batch", "replay (replay.replay_batch)"),
         (EventLog, "append_many", "event log append_many (validate+insert)"),
         (EventLog, "last_seq", "event log last_seq"),
         (ProfileStore, "put_many", "profile upsert (Chroma)"),

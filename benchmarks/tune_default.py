@@ -2,7 +2,7 @@
 
 The product measurement (``benchmarks/eval_configs.py``) builds a Chroma store per configuration
 (minutes). This script replicates what the Recommender computes -- item vectors learned from the
-TRAINING events only, one interest vector per user replayed with ``vectors.replay_batch`` under the
+TRAINING events only, one interest vector per user replayed with ``replay.replay_batch`` under the
 Recommender's rules (cold start ``v = e``, EMA per kind, not-interested subtraction,
 ``cold_subtract="ignore"``, ``on_overshoot="skip"``), exact cosine top-K with the user's training
 items excluded, popularity for users without a vector -- and scores it with
@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.linalg import svds
 
-from recsys_nb import vectors
+from recsys_nb import replay
 from recsys_nb.data import load_movielens
 from recsys_nb.embeddings import svd_item_embeddings
 from recsys_nb.embeddings.learned import _fill_cold_items
@@ -253,7 +253,7 @@ def interest_vectors(
                        factor).astype(np.float64)
     ops = np.where(kinds == "not_interested", "subtract", "ema")
     rows = b.col.get_indexer(tr["item_id"].to_numpy()).astype(np.int64)
-    res = vectors.replay_batch(
+    res = replay.replay_batch(
         tr["user_id"].to_numpy(), rows, ops, params, item_matrix=items,
         on_overshoot="skip", cold_subtract="ignore",
     )

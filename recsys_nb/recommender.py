@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_nb import vectors
+from recsys_nb import replay, vectors
 from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
@@ -896,11 +896,11 @@ class Recommender:
     def _replay(self, frame: pd.DataFrame, starts: dict[str, np.ndarray]) -> _Replayed:
         """Apply each user's events (``frame`` in application order) to their start vector.
 
-        Uses the vectorized :func:`vectors.replay_batch`, which matches the one-by-one path bit
+        Uses the vectorized :func:`replay.replay_batch`, which matches the one-by-one path bit
         for bit (same kernels, float32 after every step, overshoots skipped).
         """
         ops = np.where(frame["kind"].to_numpy() == "not_interested", "subtract", "ema")
-        result = vectors.replay_batch(
+        result = replay.replay_batch(
             frame["key"].to_numpy(),
             frame["row"].to_numpy(),
             ops,

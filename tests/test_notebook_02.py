@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from nbrun import run_notebook
 
-from recsys_nb import vectors
+from recsys_nb import replay, vectors
 from recsys_nb.data import load_movielens, subset_items
 from recsys_nb.plots import top_genres
 from recsys_nb.recommender import Recommender
@@ -44,7 +44,7 @@ def test_interest_vectors_with_other_user_genre_and_alphas(tmp_path, dataset):
     # Explicit feedback moves the vector further than implicit feedback.
     assert rec["favorite_move_deg"] > rec["view_move_deg"] > 0.0
     assert rec["views_per_favorite"] >= rec["naive_views_per_favorite"] >= 2
-    # Replay of a real user: bulk ingest == vectors.replay == the trajectory's last step.
+    # Replay of a real user: bulk ingest == replay.replay == the trajectory's last step.
     assert rec["n_events"] == len(dataset.user_history(USER))
     assert rec["replay_vs_store_cosine"] == pytest.approx(1.0, abs=1e-6)
     assert rec["trajectory_vs_replay_cosine"] == pytest.approx(1.0, abs=1e-6)
@@ -79,7 +79,7 @@ def _replay_reference(rec, history):
     ops = ["subtract" if k == "not_interested" else "ema" for k in kinds]
     params = [{"view": rec.alpha_view, "favorite": rec.alpha_favorite,
                "not_interested": rec.not_interested_factor}[k] for k in kinds]
-    return matrix, rows, kinds, vectors.replay(None, rows, ops, params, item_matrix=matrix,
+    return matrix, rows, kinds, replay.replay(None, rows, ops, params, item_matrix=matrix,
                                                 cold_subtract="ignore")
 
 

@@ -26,61 +26,9 @@ def vector_pairs(draw, max_dim: int = 12):
     return a, b
 
 
-@st.composite
-def histories(draw, max_len: int = 20):
-    """A start (or None), items, ops and params for a replay, in low dimension."""
-    d = draw(st.integers(2, 6))
-    m = draw(st.integers(0, max_len))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    items = rng.normal(size=(m, d)).astype(np.float32)
-    # reuse a few items so that subtracting "the same direction" (overshoot) happens sometimes
-    if m > 3 and draw(st.booleans()):
-        items[rng.integers(0, m, m // 2)] = items[0]
-    ops = rng.choice(np.array(["ema", "subtract"]), size=m, p=[0.6, 0.4])
-    alphas = rng.choice([1e-6, 0.1, 0.3, 0.5, 1.0], size=m)
-    factors = rng.choice([0.0, 0.2, 0.5, 1.0, 1.5], size=m)
-    params = np.where(ops == "ema", alphas, factors)
-    start = None if draw(st.booleans()) else rng.normal(size=d).astype(np.float32)
-    if start is not None and m and draw(st.booleans()):
-        start = items[0].copy()  # start == first item: subtract factor 1 overshoots
-    return start, items, ops, params
-
-
 def unit(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
     return v / np.linalg.norm(v)
-
-
-def loop_reference(start, items, ops, params, cold_subtract="negate"):
-    """The one-by-one path the Recommender takes: apply_event, skipping cancellations."""
-    v = None if start is None else V.normalize(start)  # a stored profile is unit float32
-    skipped = 0
-    for e, op, p in zip(items, ops, params, strict=True):
-        try:
-            v = V.apply_event(v, e, str(op), float(p), cold_subtract=cold_subtract)
-        except DegenerateVectorError:
-            skipped += 1
-    return v, skipped
-
-
-def manual_loop(start, items, ops, params, cold_subtract="negate"):
-    """The same history written with the textbook formulas in float64 (no package code)."""
-    v = None if start is None else unit(start)
-    for e, op, p in zip(items, ops, params, strict=True):
-        e = unit(e)
-        if v is None:
-            if op == "ema":
-                v = e
-            elif p > 0 and cold_subtract == "negate":
-                v = -e
-            continue
-        new = (1 - p) * v + p * e if op == "ema" else v - p * e
-        n = np.linalg.norm(new)
-        if n <= V.EPS * ((1 - p) + p if op == "ema" else 1 + p):
-            continue
-        v = new / n
-    return v
 
 
 # ---------------------------------------------------------------- normalize / validate
@@ -203,27 +151,27 @@ def test_ema_cancellation_is_a_degenerate_vector_error():
 
 @SETTINGS
 @given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.integers(1, 9), st.booleans())
-def test_ema_update_batch_equals_the_loop(seed, n, d, per_row_alpha):
+def test_ema_update_of_rows_equals_the_loop(seed, n, d, per_row_alpha):
     rng = np.random.default_rng(seed)
     vs = rng.normal(size=(n, d)).astype(np.float32)
     es = rng.normal(size=(n, d))
     alpha = rng.uniform(0.01, 1.0, n) if per_row_alpha else 0.25
-    out = V.ema_update_batch(vs, es, alpha)
+    out = V.ema_update(vs, es, alpha)
     alphas = np.broadcast_to(alpha, (n,))
     loop = np.stack([V.ema_update(v, e, a) for v, e, a in zip(vs, es, alphas, strict=True)])
     np.testing.assert_array_equal(out, loop)
 
 
-def test_ema_update_batch_errors_name_rows():
+def test_ema_update_of_rows_errors_name_rows():
     vs = np.ones((3, 2))
     es = np.ones((3, 2))
     es[1] = -1.0
     with pytest.raises(DegenerateVectorError, match="row 1"):
-        V.ema_update_batch(vs, es, 0.5)
+        V.ema_update(vs, es, 0.5)
     with pytest.raises(ValueError, match="3 interest vectors but 2 item vectors"):
-        V.ema_update_batch(vs, es[:2], 0.5)
+        V.ema_update(vs, es[:2], 0.5)
     with pytest.raises(ValueError, match="alpha=2.0"):
-        V.ema_update_batch(vs, np.ones((3, 2)), [0.1, 2.0, 0.3])
+        V.ema_update(vs, np.ones((3, 2)), [0.1, 2.0, 0.3])
 
 
 # ---------------------------------------------------------------- subtraction
@@ -270,27 +218,27 @@ def test_bad_factor_message_names_the_value(factor):
 
 @SETTINGS
 @given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.integers(1, 9))
-def test_subtract_batch_equals_the_loop(seed, n, d):
+def test_subtract_of_rows_equals_the_loop(seed, n, d):
     rng = np.random.default_rng(seed)
     vs = rng.normal(size=(n, d)).astype(np.float32)
     es = rng.normal(size=(n, d))
     f = rng.uniform(0.0, 0.9, n)
-    out = V.subtract_batch(vs, es, f)
+    out = V.subtract(vs, es, f)
     loop = np.stack([V.subtract(v, e, x) for v, e, x in zip(vs, es, f, strict=True)])
     np.testing.assert_array_equal(out, loop)
 
 
-def test_subtract_batch_overshoot_names_the_row():
+def test_subtract_of_rows_overshoot_names_the_row():
     vs = np.eye(3)
     es = np.eye(3)
     es[0] = [0.0, 0.0, 1.0]  # row 0 is fine, rows 1 and 2 cancel
     with pytest.raises(OvershootError) as info:
-        V.subtract_batch(vs, es, 1.0)
+        V.subtract(vs, es, 1.0)
     assert info.value.row == 1
     assert "(row 1)" in str(info.value)
 
 
-# ---------------------------------------------------------------- events and replay
+# ---------------------------------------------------------------- events
 
 
 def test_apply_event_cold_start_rules():
@@ -302,162 +250,6 @@ def test_apply_event_cold_start_rules():
                                   V.ema_update([1.0, 0.0], e, 0.3))
     with pytest.raises(ValueError, match="unknown op 'like'"):
         V.apply_event(None, e, "like", 0.3)
-
-
-@SETTINGS
-@given(histories(), st.sampled_from(["negate", "ignore"]))
-def test_replay_equals_the_one_by_one_loop(history, cold_subtract):
-    start, items, ops, params = history
-    result = V.replay(start, items, ops, params, cold_subtract=cold_subtract)
-    expected, skipped = loop_reference(start, items, ops, params, cold_subtract)
-    assert result.skipped == skipped
-    if expected is None:
-        assert result.vector is None
-        return
-    assert result.vector.dtype == np.float32
-    np.testing.assert_array_equal(result.vector, expected)
-    assert abs(np.linalg.norm(result.vector.astype(np.float64)) - 1) < 1e-6
-    # and the textbook float64 formulas agree to float32 tolerance
-    textbook = manual_loop(start, items, ops, params, cold_subtract)
-    np.testing.assert_allclose(result.vector, textbook, atol=1e-5)
-
-
-def test_replay_skips_an_overshoot_and_counts_it():
-    e = np.array([0.0, 1.0, 0.0])
-    other = np.array([1.0, 0.0, 0.0])
-    result = V.replay(None, np.stack([e, e, other]), ["ema", "subtract", "ema"], [0.3, 1.0, 0.5])
-    assert result.skipped == 1
-    np.testing.assert_allclose(result.vector, unit([0.5, 0.5, 0.0]), atol=1e-7)
-    with pytest.raises(OvershootError) as info:
-        V.replay(None, np.stack([e, e, other]), ["ema", "subtract", "ema"], [0.3, 1.0, 0.5],
-                 on_overshoot="raise")
-    assert info.value.row == 1
-
-
-def test_replay_cold_start_subtract_first_and_empty_histories():
-    e = np.array([0.0, 2.0])
-    r = V.replay(None, e[None, :], ["subtract"], [0.5])
-    np.testing.assert_allclose(r.vector, [0.0, -1.0])
-    r = V.replay(None, e[None, :], ["subtract"], [0.0])
-    assert r.vector is None and r.skipped == 0
-    r = V.replay(None, np.stack([e, [1.0, 0.0]]), ["subtract", "ema"], [0.5, 0.3],
-                 cold_subtract="ignore")
-    np.testing.assert_allclose(r.vector, [1.0, 0.0])  # stayed cold until the first positive
-    assert V.apply_event(None, e, "subtract", 0.5, cold_subtract="ignore") is None
-    with pytest.raises(ValueError, match="cold_subtract='drop'"):
-        V.replay(None, e[None, :], ["subtract"], [0.5], cold_subtract="drop")
-    r = V.replay(np.array([3.0, 4.0]), np.empty((0, 2)), [], [])
-    np.testing.assert_allclose(r.vector, [0.6, 0.8], rtol=1e-7)
-    assert V.replay(None, np.empty((0, 2)), [], []).vector is None
-
-
-def test_replay_validates_inputs_up_front():
-    items = np.ones((3, 2))
-    with pytest.raises(ValueError, match="alpha=1.5 \\(event 2\\)"):
-        V.replay(None, items, ["ema", "ema", "ema"], [0.3, 0.3, 1.5])
-    with pytest.raises(ValueError, match="factor=-1.0 \\(event 1\\)"):
-        V.replay(None, items, ["ema", "subtract", "ema"], [0.3, -1, 0.3])
-    bad = items.copy()
-    bad[1] = np.nan
-    with pytest.raises(DegenerateVectorError, match="items row 1 has NaN"):
-        V.replay(None, bad, ["ema"] * 3, [0.3] * 3)
-    with pytest.raises(ValueError, match="3 ops but 2 params"):
-        V.replay(None, items, ["ema"] * 3, [0.3] * 2)
-    with pytest.raises(ValueError, match="start vector has dimension 3 but each item has 2"):
-        V.replay(np.ones(3), items, ["ema"] * 3, [0.3] * 3)
-    with pytest.raises(ValueError, match="on_overshoot='ignore'"):
-        V.replay(None, items, ["ema"] * 3, [0.3] * 3, on_overshoot="ignore")
-
-
-def test_replay_op_codes_and_item_matrix_agree_with_strings():
-    rng = np.random.default_rng(1)
-    matrix = rng.normal(size=(10, 5)).astype(np.float32)
-    rows = rng.integers(0, 10, 30)
-    ops = rng.choice(["ema", "subtract"], 30)
-    params = np.where(ops == "ema", 0.3, 0.4)
-    a = V.replay(None, matrix[rows], ops, params)
-    codes = np.where(ops == "ema", V.OP_EMA, V.OP_SUBTRACT)
-    b = V.replay(None, rows, codes, params, item_matrix=matrix)
-    np.testing.assert_array_equal(a.vector, b.vector)
-    with pytest.raises(ValueError, match="item row 10 is outside item_matrix"):
-        V.replay(None, np.array([10]), ["ema"], [0.3], item_matrix=matrix)
-
-
-@st.composite
-def many_users(draw):
-    n_users = draw(st.integers(1, 6))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    d = 4
-    m = draw(st.integers(0, 40))
-    keys = rng.integers(0, n_users, m)
-    if draw(st.booleans()):
-        keys = np.array([f"u{k}" for k in keys])
-    items = rng.normal(size=(m, d)).astype(np.float32)
-    if m > 2:
-        items[rng.integers(0, m, m // 3)] = items[0]
-    ops = rng.choice(np.array(["ema", "subtract"]), size=m, p=[0.6, 0.4])
-    params = np.where(ops == "ema", rng.choice([0.2, 0.5, 1.0], m), rng.choice([0, 0.5, 1.0], m))
-    starts = {}
-    for k in np.unique(keys)[: draw(st.integers(0, 3))]:
-        starts[k.item()] = items[0] if draw(st.booleans()) else rng.normal(size=d)
-    cold = draw(st.sampled_from(["negate", "ignore"]))
-    return keys, items, ops, params, starts, cold
-
-
-@SETTINGS
-@given(many_users())
-def test_replay_batch_equals_replay_per_user(case):
-    keys, items, ops, params, starts, cold = case
-    batch = V.replay_batch(keys, items, ops, params, starts=starts, cold_subtract=cold)
-    assert list(batch.keys) == sorted(set(keys.tolist()))
-    for i, key in enumerate(batch.keys):
-        sel = keys == key
-        one = V.replay(starts.get(key.item()), items[sel], ops[sel], params[sel],
-                       cold_subtract=cold)
-        assert batch.skipped[i] == one.skipped
-        if one.vector is None:
-            assert not batch.has_vector[i]
-            assert np.isnan(batch.vectors[i]).all()
-        else:
-            assert batch.has_vector[i]
-            np.testing.assert_allclose(batch.vectors[i], one.vector, atol=1e-6)
-    assert set(batch.as_dict()) == {k.item() for k, h in zip(batch.keys, batch.has_vector,
-                                                              strict=True) if h}
-
-
-def test_replay_batch_interleaving_does_not_matter():
-    rng = np.random.default_rng(7)
-    m = 200
-    keys = rng.integers(0, 12, m)
-    items = rng.normal(size=(m, 8))
-    ops = rng.choice(["ema", "subtract"], m, p=[0.8, 0.2])
-    params = np.where(ops == "ema", 0.3, 0.5)
-    a = V.replay_batch(keys, items, ops, params)
-    order = np.argsort(keys, kind="stable")  # same per-user order, users no longer interleaved
-    b = V.replay_batch(keys[order], items[order], ops[order], params[order])
-    np.testing.assert_array_equal(a.vectors, b.vectors)
-    np.testing.assert_array_equal(a.skipped, b.skipped)
-
-
-def test_ema_fold_equals_sequential_updates_not_the_closed_form():
-    rng = np.random.default_rng(3)
-    items = rng.normal(size=(12, 6))
-    alphas = rng.uniform(0.1, 0.9, 12)
-    v = V.normalize(items[0])
-    for e, a in zip(items[1:], alphas[1:], strict=True):
-        v = V.ema_update(v, e, a)
-    folded = V.ema_fold(items, alphas)
-    np.testing.assert_array_equal(folded, v)
-    # the unnormalized recurrence u = (1-a) u + a e points elsewhere: no closed form shortcut
-    u = unit(items[0])
-    for e, a in zip(items[1:], alphas[1:], strict=True):
-        u = (1 - a) * u + a * unit(e)
-    assert np.linalg.norm(unit(u) - folded) > 1e-3
-    np.testing.assert_array_equal(V.ema_fold(items, 0.3, start=items[0]),
-                                  V.replay(items[0], items, ["ema"] * 12, [0.3] * 12).vector)
-    with pytest.raises(ValueError, match="at least one item"):
-        V.ema_fold(np.empty((0, 6)), [])
 
 
 # ---------------------------------------------------------------- average and momentum
@@ -545,12 +337,12 @@ def test_cosine_top_n_matches_a_full_sort(seed, n_rows, n):
     assert np.all(np.diff(scores) <= 1e-7)
 
 
-def test_cosine_top_n_batch_pads_and_agrees_with_single_queries():
+def test_cosine_top_n_of_many_queries_pads_and_agrees_with_single_queries():
     rng = np.random.default_rng(5)
     matrix = V.normalize(rng.normal(size=(20, 6)))
     queries = rng.normal(size=(3, 6))
     excl = [np.arange(17), None, np.zeros(20, dtype=bool)]
-    idx, scores = V.cosine_top_n_batch(queries, matrix, 5, exclude=excl, assume_unit=True)
+    idx, scores = V.cosine_top_n(queries, matrix, 5, exclude=excl, assume_unit=True)
     assert idx.shape == scores.shape == (3, 5)
     np.testing.assert_array_equal(idx[0, 3:], [-1, -1])  # only rows 17, 18, 19 were left
     assert np.isneginf(scores[0, 3:]).all()
@@ -571,27 +363,6 @@ def test_cosine_top_n_errors():
     matrix[2] = 0
     with pytest.raises(DegenerateVectorError, match="matrix row 2"):
         V.cosine_top_n(np.ones(3), matrix, 2)
-
-
-def test_replay_batch_on_uneven_long_histories_equals_the_event_loop():
-    """Histories shaped like MovieLens (a few long users, many short ones), d = 32."""
-    rng = np.random.default_rng(11)
-    lengths = np.minimum(rng.geometric(0.02, size=25), 400)
-    keys = np.repeat(np.arange(25), lengths)
-    rng.shuffle(keys)  # users interleaved in time
-    m = keys.size
-    matrix = rng.normal(size=(300, 32)).astype(np.float32)
-    rows = rng.integers(0, 300, m)
-    ops = np.where(rng.random(m) < 0.15, V.OP_SUBTRACT, V.OP_EMA)
-    params = np.where(ops == V.OP_EMA, rng.choice([0.1, 0.3, 0.6], m), 1.0)
-    batch = V.replay_batch(keys, rows, ops, params, item_matrix=matrix)
-    for i, key in enumerate(batch.keys):
-        sel = np.flatnonzero(keys == key)
-        expected, skipped = loop_reference(None, matrix[rows[sel]],
-                                           np.where(ops[sel] == 0, "ema", "subtract"),
-                                           params[sel])
-        np.testing.assert_array_equal(batch.vectors[i], expected)
-        assert batch.skipped[i] == skipped
 
 
 def test_predict_from_window_matches_the_formulas():
@@ -653,29 +424,6 @@ def test_random_pairs_never_pair_a_row_with_itself():
     v = np.eye(4, dtype=np.float32)  # distinct rows are orthogonal: cosine 0, itself 1
     sims = V.random_pair_similarities(v, n_pairs=1000, seed=2)
     assert sims.shape == (1000,) and np.all(sims == 0.0)
-
-
-def test_interest_trajectory_is_the_replay_step_by_step():
-    rng = np.random.default_rng(3)
-    matrix = V.normalize(rng.standard_normal((6, 5)))
-    rows = np.array([2, 0, 0, 4, 1, 5, 3])
-    kinds = ["not_interested", "view", "favorite", "not_interested", "view", "view", "favorite"]
-    traj = V.interest_trajectory(matrix, rows, kinds, 0.3, 0.6, 0.4)
-    assert traj.shape == (7, 5) and traj.dtype == np.float32
-    assert np.isnan(traj[0]).all() and not np.isnan(traj[1:]).any()  # cold not-interested
-    ops = ["subtract" if k == "not_interested" else "ema" for k in kinds]
-    params = [{"view": 0.3, "favorite": 0.6, "not_interested": 0.4}[k] for k in kinds]
-    for k in range(1, 7):
-        replayed = V.replay(None, rows[:k + 1], ops[:k + 1], params[:k + 1], item_matrix=matrix,
-                            cold_subtract="ignore")
-        np.testing.assert_array_equal(traj[k], replayed.vector)
-    start = V.normalize(rng.standard_normal(5))
-    warm = V.interest_trajectory(matrix, rows[:1], ["view"], 0.3, 0.6, start=start)
-    np.testing.assert_allclose(warm[0], V.ema_update(start, matrix[2], 0.3), atol=1e-6)
-    with pytest.raises(ValueError, match="unknown event kind 'click'"):
-        V.interest_trajectory(matrix, rows[:1], ["click"], 0.3, 0.6)
-    with pytest.raises(ValueError, match="one kind per event"):
-        V.interest_trajectory(matrix, rows, kinds[:2], 0.3, 0.6)
 
 
 def test_trajectory_similarities_relative_and_genre_centroids():
