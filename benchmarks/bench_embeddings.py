@@ -51,13 +51,13 @@ class NaiveOnnx:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from recsys_nb import embeddings
+        from recsys_nb.embeddings import integrity, minilm
 
         self.session = ort.InferenceSession(
-            str(embeddings._onnx_model_path()), providers=["CPUExecutionProvider"]
+            str(integrity._onnx_model_path()), providers=["CPUExecutionProvider"]
         )
-        self.tokenizer = Tokenizer.from_str(embeddings._tokenizer_json())
-        self.tokenizer.enable_truncation(max_length=embeddings.MAX_SEQ_LENGTH)
+        self.tokenizer = Tokenizer.from_str(minilm._tokenizer_json())
+        self.tokenizer.enable_truncation(max_length=minilm.MAX_SEQ_LENGTH)
         self.tokenizer.enable_padding()  # pad to the longest text of each encode_batch call
         self.batch_size = batch_size
         self.sort_by_length = sort_by_length
