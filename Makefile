@@ -1,6 +1,8 @@
 # recsys_nb — one command per job; each bootstraps .venv when it is missing or pyproject.toml changed.
 #   make run    execute every notebook headless (papermill) -> build/notebooks, HTML -> build/reports
-#   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs)
+#   make test   ruff + pytest (unit tests, Chroma server tests, nbval over every notebook, papermill runs,
+#               the browser tier: JupyterLab and the Voila app in Chromium)
+#   make test-fast  the quick loop: no notebooks, no browser
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
 #   make app    the playground (notebook 07) served by Voila on http://127.0.0.1:8866/
 #   make bench  speed benchmarks: ours vs baselines, side by side
@@ -33,7 +35,7 @@ run: $(STAMP)
 	  name=$$(basename $$nb); \
 	  echo "== $$name"; \
 	  $(BIN)/papermill --no-progress-bar --kernel python3 --cwd notebooks $$nb build/notebooks/$$name; \
-	  $(BIN)/jupyter nbconvert --to html --log-level WARN --output-dir build/reports build/notebooks/$$name; \
+	  $(BIN)/python -m recsys_nb.report build/notebooks/$$name build/reports; \
 	done
 	@echo
 	@echo "Executed notebooks: $(CURDIR)/build/notebooks/"
@@ -66,8 +68,8 @@ report: $(STAMP)
 	mkdir -p build/notebooks build/reports
 	$(BIN)/papermill --no-progress-bar --kernel python3 --cwd notebooks -p FULL True \
 	  notebooks/06_evaluation_and_tuning.ipynb build/notebooks/06_evaluation_and_tuning_full.ipynb
-	$(BIN)/jupyter nbconvert --to html --log-level WARN --output-dir build/reports \
-	  build/notebooks/06_evaluation_and_tuning_full.ipynb
+	$(BIN)/python -m recsys_nb.report build/notebooks/06_evaluation_and_tuning_full.ipynb \
+	  build/reports
 	@echo "Full report: $(CURDIR)/build/reports/06_evaluation_and_tuning_full.html"
 
 bench: $(STAMP)

@@ -55,3 +55,31 @@ def read_recorded(notebook: str | Path) -> dict[str, Any]:
             if MIME in data:
                 found.update(data[MIME])
     return found
+
+
+def write_html(notebook: str | Path, out_dir: str | Path) -> Path:
+    """The HTML report of an executed notebook, with every widget shown as its static snapshot.
+
+    nbclient (papermill) saves the widgets' state in the notebook's metadata; nbconvert then
+    renders each widget with a widget manager loaded from a public CDN, which shows nothing
+    offline. Without that state nbconvert falls back to the ``text/html`` snapshot that every
+    recsys_nb widget displays next to its live view (``recsys_nb.snapshot``). Returns the path.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.metadata.pop("widgets", None)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    out = Path(out_dir) / (Path(notebook).stem + ".html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+if __name__ == "__main__":  # python -m recsys_nb.report NOTEBOOK OUT_DIR (used by make run)
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m recsys_nb.report EXECUTED_NOTEBOOK OUT_DIR")
+    print(write_html(sys.argv[1], sys.argv[2]))
