@@ -44,3 +44,12 @@ def _embedded_by_default(monkeypatch, tmp_path):
     monkeypatch.delenv("CHROMA_HOST", raising=False)
     monkeypatch.delenv("CHROMA_PORT", raising=False)
     monkeypatch.setenv("RECSYS_NB_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The default MiniLM model, loaded once per test session (shared with get_minilm())."""
+    from recsys_nb.embeddings import get_minilm
+
+    return get_minilm()
+

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from minilm_reference import REF_TEXTS, REF_VECTORS, REFERENCE
 from numpy_bert import FP32_MODEL_ID, numpy_minilm
 from test_embeddings_learned import two_taste_events, two_taste_items
 
@@ -29,17 +30,6 @@ from recsys_nb.embeddings import (
     integrity,
 )
 from recsys_nb.embeddings import minilm as minilm_module
-
-REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
-REF_TEXTS = [item["text"] for item in REFERENCE["items"]]
-REF_VECTORS = np.array([item["embedding"] for item in REFERENCE["items"]], dtype=np.float64)
-REF_VECTORS /= np.linalg.norm(REF_VECTORS, axis=1, keepdims=True)
-
-
-@pytest.fixture(scope="session")
-def minilm() -> MiniLM:
-    """The default model, loaded once per test session (shared with get_minilm())."""
-    return get_minilm()
 
 
 @pytest.fixture(scope="session")

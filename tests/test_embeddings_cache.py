@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from minilm_reference import REF_TEXTS
 
 from recsys_nb.embeddings import (
     CachedEmbedder,
     EmbeddingCache,
     EmbeddingModel,
-    MiniLM,
-    get_minilm,
 )
 from recsys_nb.embeddings.cache import learned_cached, text_key
 from recsys_nb.embeddings.protocol import _unit_rows
-
-REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
-REF_TEXTS = [item["text"] for item in REFERENCE["items"]]
-REF_VECTORS = np.array([item["embedding"] for item in REFERENCE["items"]], dtype=np.float64)
-REF_VECTORS /= np.linalg.norm(REF_VECTORS, axis=1, keepdims=True)
-
-
-@pytest.fixture(scope="session")
-def minilm() -> MiniLM:
-    """The default model, loaded once per test session (shared with get_minilm())."""
-    return get_minilm()
-
 
 # ---- cache ----------------------------------------------------------------------------------
 
