@@ -745,7 +745,8 @@ def evaluate(
             ``rec.interest``, ``rec.item_ids``, ``rec.item_vector``), to separate the quality of
             the vectors from the loss of the approximate (HNSW) search. Adds ``exact_recall@K``,
             ``exact_ndcg@K`` and ``ann_overlap@K`` (share of the exact top-K that ``recommend``
-            returned). Users without an interest vector keep their ``recommend`` list.
+            returned; an item tied in exact score with the K-th counts as found). Users without
+            an interest vector keep their ``recommend`` list.
 
     Returns:
         One metrics row (a dict; ``pd.DataFrame([row, ...])`` stacks rows): model, the metrics,
@@ -789,7 +790,8 @@ def evaluate(
                 ranked[r, : len(got)] = got
             t3 = time.perf_counter()
             label = name if name is not None else str(getattr(rec, "model_id", "recommender"))
-            exact_ranked = _exact_ranking(rec, users, split, kmax, ranked) if exact else None
+            exact_ranked, exact_scores = (
+                _exact_ranking(rec, users, split, kmax, ranked) if exact else (None, None))
         finally:
             rec.close()
     finally:
@@ -814,15 +816,17 @@ def evaluate(
         for kk in ks:
             row[f"exact_recall@{kk}"] = ideal[f"recall@{kk}"]
             row[f"exact_ndcg@{kk}"] = ideal[f"ndcg@{kk}"]
-            row[f"ann_overlap@{kk}"] = _overlap(ranked[:, :kk], exact_ranked[:, :kk])
+            row[f"ann_overlap@{kk}"] = _overlap(ranked[:, :kk], exact_ranked[:, :kk],
+                                                exact_scores)
     return row
 
 
 def _exact_ranking(
     rec: Any, users: np.ndarray, split: Split, k: int, fallback: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, dict[int, dict[int, float]]]:
     """Exact top-``k`` of each user's interest vector (cosine, plus the recommender's popularity
-    prior when it has one), training items excluded."""
+    prior when it has one), training items excluded; and, per ranked row with a vector, the exact
+    score of every item (item id -> score) to judge ties."""
     item_ids = np.asarray(rec.item_ids, dtype=np.int64)
     matrix = np.stack([rec.item_vector(int(i)) for i in item_ids]).astype(np.float64)
     prior_term = float(getattr(rec, "prior_weight", 0.0)) * (
@@ -836,19 +840,42 @@ def _exact_ranking(
             rows.append(r)
         except KeyError:  # no interest vector: the recommender answered with popular items
             continue
+    scores: dict[int, dict[int, float]] = {}
     if rows:
         seen = [col.get_indexer(s) for s in split.seen(users[rows])]
         seen = [c[c >= 0] for c in seen]
-        out[rows] = top_k(np.stack(vecs) @ matrix.T + prior_term, k, seen, item_ids)
-    return out
+        all_scores = np.stack(vecs) @ matrix.T + prior_term
+        out[rows] = top_k(all_scores, k, seen, item_ids)
+        for j, r in enumerate(rows):
+            wanted = np.unique(np.concatenate([out[r], fallback[r]]))
+            wanted = wanted[wanted >= 0]
+            scores[r] = dict(zip(wanted.tolist(), all_scores[j, col.get_indexer(wanted)].tolist(),
+                                 strict=True))
+    return out, scores
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean share of each row of ``b`` (valid ids) that also appears in the same row of ``a``."""
+def _overlap(a: np.ndarray, b: np.ndarray, scores: dict[int, dict[int, float]] | None = None,
+             tie: float = 1e-6) -> float:
+    """Mean share of each row of ``b`` (the exact top-k, valid ids) found in the same row of ``a``.
+
+    With exact ``scores`` (row -> item -> score), an item of ``a`` that is not in ``b`` but
+    scores as high as ``b``'s last item (within ``tie``) counts as found: many MovieLens items
+    share one learned vector and one prior, so which of several equal items fills the last
+    places is arbitrary, and the approximate index choosing another of them is not a miss.
+    """
     shares = []
-    for x, y in zip(a, b, strict=True):
+    for r, (x, y) in enumerate(zip(a, b, strict=True)):
         y = y[y >= 0]
-        shares.append(np.isin(y, x).mean() if y.size else 1.0)
+        if not y.size:
+            shares.append(1.0)
+            continue
+        found = int(np.isin(y, x).sum())
+        row_scores = scores.get(r) if scores else None
+        if row_scores is not None:
+            cut = row_scores[int(y[-1])] - tie
+            found += sum(1 for i in x[x >= 0] if i not in set(y.tolist())
+                         and row_scores.get(int(i), -np.inf) >= cut)
+        shares.append(min(found, y.size) / y.size)
     return float(np.mean(shares))
 
 

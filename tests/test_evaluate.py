@@ -447,3 +447,15 @@ def test_sweep_runs_every_combination(small_movielens):
     assert not table.isna().any().any()
     # alpha changes the profiles, hence the recommendations
     assert table["recall@10"].nunique() == 2 or table["mrr"].nunique() == 2
+
+
+def test_ann_overlap_counts_an_equally_scored_item_as_found():
+    from recsys_nb.evaluate import _overlap
+
+    exact = np.array([[1, 2, 3]])
+    approx = np.array([[1, 2, 9]])  # 9 is not in the exact top 3 ...
+    assert _overlap(approx, exact) == pytest.approx(2 / 3)
+    tied = {0: {1: 0.9, 2: 0.8, 3: 0.5, 9: 0.5}}  # ... but scores exactly like item 3
+    assert _overlap(approx, exact, tied) == 1.0
+    lower = {0: {1: 0.9, 2: 0.8, 3: 0.5, 9: 0.4}}  # a worse item is a miss
+    assert _overlap(approx, exact, lower) == pytest.approx(2 / 3)
