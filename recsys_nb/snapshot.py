@@ -49,6 +49,9 @@ def snapshot_html(widget: Any) -> str:
     """Static HTML of a widget tree as it is now: boxes become blocks, ``HTML`` widgets their
     markup, ``Output`` widgets their captured outputs, controls their description and value."""
     kind = type(widget).__name__
+    layout = getattr(widget, "layout", None)
+    if getattr(layout, "display", None) == "none":  # hidden in the live view: hidden here too
+        return ""
     if hasattr(widget, "children"):  # boxes: rows side by side, everything else stacked
         direction = "row" if kind in ("HBox", "GridBox") else "column"
         inner = "".join(snapshot_html(child) for child in widget.children)

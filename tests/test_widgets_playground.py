@@ -208,3 +208,13 @@ def test_switch_to_shows_a_user_known_or_new(app):
     assert app.top["source"].eq("interest").all()
     app.switch_to("alice")  # same id again: refreshes, no error
     assert app.message.value == ""
+
+
+def test_the_snapshot_leaves_out_hidden_widgets(app):
+    from recsys_nb.snapshot import snapshot_html
+
+    assert all(card.item_id is None for card in app.search.results.cards)  # no search yet
+    html = snapshot_html(app.search.widget)
+    assert "watch" not in html  # the empty result cards are hidden, so not in the picture
+    app.search.run(app.rec.items["title"].iloc[0])
+    assert "watch" in snapshot_html(app.search.widget)
