@@ -6,7 +6,7 @@
 - one interest vector per user in Chroma (``ProfileStore``),
 - every interaction in an append-only SQLite event log (``EventLog``), the source of truth.
 
-Every event updates the user's interest vector with the seed's math (``recsys_nb.vectors``):
+Every event updates the user's interest vector with the technique's math (``recsys_nb.vectors``):
 
 - first positive event (view or favorite): cold start, ``v = e``;
 - view / favorite: ``v = normalize((1 - alpha) * v + alpha * e)``, ``alpha_favorite > alpha_view``;
@@ -755,10 +755,10 @@ class Recommender:
         """Where the user's interest is heading, from the last ``window`` positive events.
 
         Reads the newest ``window`` views/favorites from the event log (oldest first) and
-        extrapolates (Step 6 of the seed):
+        extrapolates (Step 6 of the original write-up):
 
         - ``"momentum"``: ``a1``, ``a2`` = means of the older and newer half,
-          ``normalize(a2 + weight * (a2 - a1))``; ``weight=1`` is the seed, ``< 1`` is damped.
+          ``normalize(a2 + weight * (a2 - a1))``; ``weight=1`` is the write-up's, ``< 1`` is damped.
         - ``"recent"``: the mean of the window (no extrapolation; a short-memory profile).
         - ``"time_weighted"``: a mean weighted by ``0.5 ** (age / half_life)`` with age in
           events (newest = 0; ``half_life`` defaults to half the events in the window), plus
@@ -776,11 +776,11 @@ class Recommender:
         """
         self._check_open()
         if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
-            raise ValueError(f"window={window!r} must be an int >= 2 (the seed uses 10)")
+            raise ValueError(f"window={window!r} must be an int >= 2 (the write-up uses 10)")
         if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 2:
             raise ValueError(f"min_events={min_events!r} must be an int >= 2")
         if not (np.isfinite(weight) and weight >= 0):
-            raise ValueError(f"weight={weight!r} must be a finite number >= 0 (seed: 1.0)")
+            raise ValueError(f"weight={weight!r} must be a finite number >= 0 (write-up: 1.0)")
         if method not in vectors.MOMENTUM_METHODS:
             raise ValueError(
                 f"method={method!r} is unknown; use 'momentum', 'recent' or 'time_weighted'"

@@ -1,7 +1,7 @@
 """The math of interest vectors: pure numpy functions over a vector or an (n, d) array.
 
 Every vector this package stores is unit length, so cosine similarity is a dot product. The
-functions here are the seed's formulas, with the edge cases made explicit:
+functions here are the technique's formulas, with the edge cases made explicit:
 
 - ``normalize``: ``v / |v|`` (rows of a batch too); a zero or non-finite vector is an error.
 - ``ema_update``: ``normalize((1 - alpha) * v + alpha * e)``, the exponential moving average
@@ -607,7 +607,7 @@ def predict_momentum(
     """Extrapolate the drift of a history: ``normalize(a2 + weight * (a2 - a1))``.
 
     ``a1`` is the mean of the (normalized) older part ``history[:split]``, ``a2`` of the newer part
-    ``history[split:]`` (oldest first). The seed uses ``split = n // 2`` and ``weight = 1``.
+    ``history[split:]`` (oldest first). The write-up uses ``split = n // 2`` and ``weight = 1``.
 
     Args:
         history: (n, d) item embeddings, oldest first, n >= 2.
@@ -631,7 +631,7 @@ def predict_momentum(
         raise ValueError(f"split={split} is outside [1, {n - 1}] for a history of {n} items")
     w = float(weight)
     if not (np.isfinite(w) and w >= 0):
-        raise ValueError(f"weight={weight!r} must be a finite number >= 0; the seed uses 1.0")
+        raise ValueError(f"weight={weight!r} must be a finite number >= 0; the write-up uses 1.0")
     unit = _unit_rows64(arr, "history")
     a1 = unit[:s].mean(axis=0)
     a2 = unit[s:].mean(axis=0)
@@ -661,7 +661,7 @@ def predict_from_window(
     (without its fallbacks; the caller decides them):
 
     - ``"momentum"``: ``normalize(a2 + weight * (a2 - a1))``, ``a1``/``a2`` the means of the
-      older/newer half (:func:`predict_momentum`; ``weight=1`` is the seed, ``< 1`` damped);
+      older/newer half (:func:`predict_momentum`; ``weight=1`` is the write-up's, ``< 1`` damped);
     - ``"recent"``: the mean of the window (no extrapolation);
     - ``"time_weighted"``: ``r`` = mean weighted by ``0.5 ** (age / half_life)`` (age in events,
       newest 0; ``half_life`` defaults to half the window's length), ``u`` = the plain mean,
@@ -684,7 +684,7 @@ def predict_from_window(
         raise ValueError(f"half_life={half_life!r} must be > 0, e.g. half the window")
     w = float(weight)
     if not (np.isfinite(w) and w >= 0):
-        raise ValueError(f"weight={weight!r} must be a finite number >= 0; the seed uses 1.0")
+        raise ValueError(f"weight={weight!r} must be a finite number >= 0; the write-up uses 1.0")
     age = np.arange(n - 1, -1, -1, dtype=np.float64)
     recent = average(items, weights=0.5 ** (age / hl)).astype(np.float64)
     uniform = average(items).astype(np.float64)
@@ -945,12 +945,12 @@ def predicted_trajectory(
         is the current vector.
     """
     if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
-        raise ValueError(f"window={window!r} must be an int >= 2 (the seed uses 10)")
+        raise ValueError(f"window={window!r} must be an int >= 2 (the write-up uses 10)")
     if isinstance(min_events, bool) or not isinstance(min_events, int | np.integer) \
             or min_events < 2:
         raise ValueError(f"min_events={min_events!r} must be an int >= 2")
     if not (np.isfinite(weight) and weight >= 0):
-        raise ValueError(f"weight={weight!r} must be a finite number >= 0 (seed: 1.0)")
+        raise ValueError(f"weight={weight!r} must be a finite number >= 0 (the write-up uses 1.0)")
     if method not in MOMENTUM_METHODS:
         raise ValueError(f"method={method!r} is unknown; use one of {list(MOMENTUM_METHODS)}")
     matrix = np.asarray(item_matrix)

@@ -30,7 +30,7 @@ def test_interest_vectors_with_other_user_genre_and_alphas(tmp_path, dataset):
         NOTEBOOK, tmp_path, USER_ID=USER, ALPHAS=[0.1, 0.6], START_TITLE="The Matrix",
         TO_GENRE="Romance", N_STEPS=12, N_GENRES=4, SEED=1, STORE_DIR=str(tmp_path / "store"),
     )
-    # Cold start and one EMA step: the service stores exactly the seed's math.
+    # Cold start and one EMA step: the service stores exactly the technique's math.
     assert rec["start_title"] == "Matrix, The (1999)"
     assert rec["cold_start_cosine"] == pytest.approx(1.0, abs=1e-5)
     assert rec["ema_step_cosine"] == pytest.approx(1.0, abs=1e-5)

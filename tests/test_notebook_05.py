@@ -95,7 +95,7 @@ def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path)
     assert rec["best_delta_recall"] == pytest.approx(
         rec["best_recall"] - rec["current_recall"], abs=2e-4)
     assert rec["best_beats_current"] is (rec["best_delta_recall"] > 0)
-    assert rec["seed_verdict"] is None  # the seed's window 10 was not among WINDOWS
+    assert rec["seed_verdict"] is None  # the write-up's window 10 was not among WINDOWS
 
     # the toy: momentum leads a steady drift, and amplifies noise
     assert rec["toy_drift_error_momentum"] < rec["toy_drift_error_ema"]

@@ -1,4 +1,4 @@
-"""recsys_nb.vectors: the seed's math, its edge cases, and batch == one-by-one."""
+"""recsys_nb.vectors: the technique's math, its edge cases, and batch == one-by-one."""
 
 from __future__ import annotations
 
