@@ -873,8 +873,8 @@ def _overlap(a: np.ndarray, b: np.ndarray, scores: dict[int, dict[int, float]] |
         row_scores = scores.get(r) if scores else None
         if row_scores is not None:
             cut = row_scores[int(y[-1])] - tie
-            found += sum(1 for i in x[x >= 0] if i not in set(y.tolist())
-                         and row_scores.get(int(i), -np.inf) >= cut)
+            others = x[(x >= 0) & ~np.isin(x, y)]
+            found += sum(1 for i in others.tolist() if row_scores.get(i, -np.inf) >= cut)
         shares.append(min(found, y.size) / y.size)
     return float(np.mean(shares))
 

@@ -565,7 +565,7 @@ class Recommender:
         ops, params = self._recorded_params(hist)
         weights = vectors.history_weights(self._vectors[rows], ops, params)
         # One row per movie: a re-watch adds its weight to the earlier one (same similarity).
-        movies, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        movies, inverse = np.unique(rows, return_inverse=True)
         last = np.zeros(len(movies), dtype=np.int64)
         last[inverse] = np.arange(len(rows))  # later events overwrite: the newest kind wins
         movie_weight = np.bincount(inverse, weights=weights, minlength=len(movies))

@@ -218,3 +218,10 @@ def test_the_snapshot_leaves_out_hidden_widgets(app):
     assert "watch" not in html  # the empty result cards are hidden, so not in the picture
     app.search.run(app.rec.items["title"].iloc[0])
     assert "watch" in snapshot_html(app.search.widget)
+
+
+def test_without_a_user_the_app_continues_the_most_recent_one(app, small):
+    app.act(app.recommendations.item_ids[0], "watch")  # alice
+    app.rec.view("bob", int(small.items["item_id"].iloc[0]))  # bob acted last
+    again = Playground(app.rec, small, n=3, clone_choices=2)
+    assert again.user == "bob"

@@ -160,11 +160,11 @@ class Playground:
         return text
 
     def _start_user(self) -> int | str:
-        users = self.rec.log.users()
-        if not users:
+        """The store's most recently active user (one aggregate query), or a fresh guest."""
+        summary = self.rec.log.user_summary()
+        if summary.empty:
             return f"guest-{secrets.token_hex(3)}"
-        newest = max(users, key=self.rec.log.last_seq)
-        return newest
+        return summary["user_id"].iloc[int(summary["last_seq"].to_numpy().argmax())]
 
     # ------------------------------------------------------------------ actions
 
