@@ -40,6 +40,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from recsys_nb.topn import top_n
+
 __all__ = [
     "EPS",
     "OP_EMA",
@@ -741,17 +743,6 @@ def _exclude_mask(exclude: ArrayLike | None, n_rows: int) -> np.ndarray | None:
     return mask
 
 
-def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
-    """Row-wise indices of the n largest scores (best first) in a 2-D array."""
-    n_cols = scores.shape[1]
-    if n >= n_cols:
-        return np.argsort(-scores, axis=1, kind="stable")
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
-
-
 def _check_n(n: int) -> int:
     n = int(n)
     if n < 1:
@@ -804,7 +795,7 @@ def _top_n_rows(
     exclude: Sequence[ArrayLike | None] | None,
     assume_unit: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """THE top-n kernel: (q, d) queries, per-query excludes; padded (q, n) results."""
+    """Cosine scores of (q, d) queries, ranked by the package's one kernel (``topn.top_n``)."""
     n = _check_n(n)
     mat = _validate_batch(matrix, "matrix")
     qs = _validate_batch(queries, "queries", mat.shape[1], "each matrix row")
@@ -825,19 +816,9 @@ def _top_n_rows(
     if exclude is not None:
         if len(exclude) != qs.shape[0]:
             raise ValueError(f"{len(exclude)} exclude entries for {qs.shape[0]} queries")
-        for i, ex in enumerate(exclude):
-            mask = _exclude_mask(ex, n_rows)
-            if mask is not None:
-                scores[i, mask] = -np.inf
-    k = min(n, n_rows)
-    idx = _top_rows(scores, k)[:, :k]
-    top = np.take_along_axis(scores, idx, axis=1).astype(np.float64)
-    idx = np.where(np.isneginf(top), -1, idx)
-    if k < n:
-        pad = n - k
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-        top = np.pad(top, ((0, 0), (0, pad)), constant_values=-np.inf)
-    return idx.astype(np.int64), top
+        masks = [_exclude_mask(ex, n_rows) for ex in exclude]
+        exclude = [None if m is None else np.flatnonzero(m) for m in masks]
+    return top_n(scores, n, exclude)
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from recsys_nb.evaluate import (
     ranking_metrics,
     sweep,
     temporal_split,
-    top_k,
     validate_grid,
 )
 
@@ -183,7 +182,7 @@ def test_split_of_a_dataset_gives_a_training_dataset():
 def test_metrics_match_hand_computation():
     ranked = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 1, -1, -1]])
     relevant = [np.array([2, 9]), np.array([8]), np.array([9, 1, 3])]
-    table = per_user_metrics(ranked, relevant, k=(2, 4))
+    table = per_user_metrics(ranked, relevant, cutoffs=(2, 4))
     l3, l5 = 1 / math.log2(3), 1 / math.log2(5)
     expected = {
         # user 0: one hit at rank 2 of 2 relevant
@@ -198,7 +197,7 @@ def test_metrics_match_hand_computation():
     assert list(table.columns) == list(expected)
     for col, values in expected.items():
         np.testing.assert_allclose(table[col], values, err_msg=col)
-    summary = ranking_metrics(ranked, relevant, k=(2, 4), n_items=20)
+    summary = ranking_metrics(ranked, relevant, cutoffs=(2, 4), n_items=20)
     assert summary["recall@4"] == pytest.approx((0.5 + 1 + 2 / 3) / 3)
     # coverage: distinct real items (padding -1 not counted) / catalogue
     assert summary["coverage@2"] == pytest.approx(5 / 20)  # 1 2 5 6 9
@@ -208,7 +207,7 @@ def test_metrics_match_hand_computation():
 def test_perfect_ranking_scores_one():
     relevant = [np.array([3, 1]), np.array([7])]
     ranked = np.array([[1, 3, 5], [7, 2, 4]])
-    m = ranking_metrics(ranked, relevant, k=(1, 3))
+    m = ranking_metrics(ranked, relevant, cutoffs=(1, 3))
     assert m["ndcg@3"] == pytest.approx(1.0) and m["recall@3"] == 1.0 and m["mrr"] == 1.0
     assert m["recall@1"] == pytest.approx((0.5 + 1) / 2)  # user 0 can only find one of two
     assert m["ndcg@1"] == pytest.approx(1.0)
@@ -217,15 +216,15 @@ def test_perfect_ranking_scores_one():
 @pytest.mark.parametrize(
     ("ranked", "relevant", "k", "match"),
     [
-        ([[1, 2]], [[1]], (3,), "k=3 is larger than the ranked lists"),
+        ([[1, 2]], [[1]], (3,), "cut-off 3 is larger than the ranked lists"),
         ([[1, 2]], [[]], (1,), "relevant set 0 is empty"),
         ([[1, 1]], [[1]], (1,), "repeats an item"),
         ([[1, 2]], [[1], [2]], (1,), "1 rows but there are 2"),
         ([[1.0, 2.0]], [[1]], (1,), "integer item ids"),
         ([1, 2], [[1]], (1,), "matrix"),
         ([[1, -3]], [[1]], (1,), "negative ids"),
-        ([[1, 2]], [[1]], (0,), "k=0"),
-        ([[1, 2]], [[1]], (), "k is empty"),
+        ([[1, 2]], [[1]], (0,), "cutoff=0"),
+        ([[1, 2]], [[1]], (), "cutoffs is empty"),
     ],
 )
 def test_metrics_reject_bad_input(ranked, relevant, k, match):
@@ -258,20 +257,11 @@ def tiny_split() -> Split:
     return Split(split.train, split.test, split.users, split.skipped, items)
 
 
-def test_top_k_excludes_breaks_ties_by_column_and_pads():
-    scores = np.array([[0.5, 0.9, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
-    out = top_k(scores, 3, exclude=[np.array([1]), np.array([0, 1, 2])], item_ids=[10, 11, 12, 13])
-    assert out.tolist() == [[10, 12, 13], [13, -1, -1]]
-    assert top_k(scores, 4).tolist()[1] == [0, 1, 2, 3]
-    with pytest.raises(ValueError, match="k=5 is larger than the catalogue \\(4 items\\)"):
-        top_k(scores, 5)
-
-
 def test_popularity_baseline():
     split = tiny_split()
     assert list(split.users) == [1, 5]
     # training interactions (not-interested dropped): item 1 x4, 2 x3, 3 x1, 4 x1, 5 x0, 6 x0
-    ranked = ev.recommend_baseline("popularity", split, users=[5, 1], k=5)
+    ranked = ev.recommend_baseline("popularity", split, users=[5, 1], n=5)
     # seen items skipped (user 5: 1 and 3; user 1: 1 and 2), ties by catalogue order, and only
     # four unseen items exist, so the fifth place is padding
     assert ranked.tolist() == [[2, 4, 5, 6, -1], [3, 4, 5, 6, -1]]
@@ -303,7 +293,7 @@ def test_itemknn_hand_example():
     # user 5 trained on items 1 and 3. Item columns (users): 1 {1,2,3,5}, 2 {1,2,4}, 3 {5},
     # 4 {3}. cos(1,2) = 2/sqrt(4*3) = 0.58, cos(1,4) = 1/sqrt(4) = 0.5, item 3 shares no user
     # with 2 or 4; items 5 and 6 score 0.
-    ranked = ev.recommend_baseline("itemknn", split, users=[5], k=2)
+    ranked = ev.recommend_baseline("itemknn", split, users=[5], n=2)
     assert ranked.tolist() == [[2, 4]]
 
 
@@ -326,16 +316,17 @@ def test_ease_matches_closed_form_and_validates_lambda():
 
 def test_evaluate_baselines_table_has_no_nan():
     split = tiny_split()
-    table = evaluate_baselines(split, k=(1, 2), ease_lambda=1.0)
+    results = evaluate_baselines(split, (1, 2), ease_lambda=1.0)
+    table = pd.DataFrame([r.row for r in results.values()])
     assert table.model.tolist() == ["popularity", "itemknn", "ease"]
     assert not table.isna().any().any()
     assert {"recall@1", "recall@2", "ndcg@2", "hitrate@1", "mrr", "coverage@2"} <= set(table)
     # user 5's held-out item 2 is first for item-kNN and popularity among unseen items
     assert table.set_index("model").loc["itemknn", "recall@1"] == 1.0
     with pytest.raises(ValueError, match="unknown baseline"):
-        evaluate_baselines(split, k=2, models=["svd"])
-    with pytest.raises(ValueError, match="k=7 is larger than the catalogue"):
-        evaluate_baselines(split, k=7)
+        evaluate_baselines(split, 2, models=["svd"])
+    with pytest.raises(ValueError, match="n=7 is larger than the catalogue"):
+        evaluate_baselines(split, 7)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,7 +353,8 @@ def collaborative(**params):
 
 def test_evaluate_through_the_recommender(small_movielens, tmp_path):
     split = temporal_split(small_movielens, test_fraction=0.2, min_events=5)
-    row = evaluate(collaborative(), split, k=(10, 50), path=tmp_path / "store", exact=True)
+    result = evaluate(collaborative(), split, (10, 50), path=tmp_path / "store", exact=True)
+    row = result.row
     assert row["users"] == len(split.relevant()[0]) > 70
     assert row["seen_recommended"] == 0 and row["short_lists"] == 0
     values = [v for key, v in row.items() if "@" in key or key == "mrr"]
@@ -373,14 +365,34 @@ def test_evaluate_through_the_recommender(small_movielens, tmp_path):
     # Chroma's approximate search returns nearly the exact cosine top-K of the interest vectors
     assert 0.8 <= row["ann_overlap@50"] <= 1.0 and 0.8 <= row["ann_overlap@10"] <= 1.0
     assert abs(row["exact_recall@50"] - row["recall@50"]) < 0.05
+    # the data behind the row: the ranked lists and per-user metrics it averages
+    users, relevant = split.relevant()
+    assert np.array_equal(result.users, users) and result.ranked.shape == (len(users), 50)
+    assert result.per_user["recall@50"].mean() == pytest.approx(row["recall@50"])
+    assert result.per_user.index.tolist() == users.tolist()
     # the store is reused by nobody: a second evaluation into the same folder is refused
     with pytest.raises(ValueError, match="not empty"):
         evaluate(collaborative(), split, path=tmp_path / "store")
 
 
+def test_evaluate_passes_recommend_keywords(small_movielens):
+    """recommend= reaches every recommend call: the momentum prediction needs no adapter."""
+    split = temporal_split(small_movielens, test_fraction=0.2, min_events=5)
+    split = split.restrict(split.sample(15, seed=1))
+    current = evaluate(collaborative(), split, (10,))
+    predicted = evaluate(collaborative(), split, (10,),
+                         recommend={"mode": "predicted", "window": 4})
+    assert np.array_equal(current.users, predicted.users)
+    assert not np.array_equal(current.ranked, predicted.ranked)  # another query vector
+    with pytest.raises(ValueError, match="must not set n or user_id"):
+        evaluate(collaborative(), split, (10,), recommend={"n": 5})
+    with pytest.raises((TypeError, ValueError), match="mood"):
+        evaluate(collaborative(), split, (10,), recommend={"mood": "predicted"})
+
+
 def test_baselines_on_a_movielens_sample(small_movielens):
     split = temporal_split(small_movielens, test_fraction=0.2)
-    table = evaluate_baselines(split).set_index("model")
+    table = pd.DataFrame([r.row for r in evaluate_baselines(split).values()]).set_index("model")
     assert not table.isna().any().any() and (table["users"] == 80).all()
     # learned baselines beat popularity on real data (the sample is fixed by its seed)
     assert table.loc["ease", "recall@50"] > table.loc["popularity", "recall@50"] + 0.03
@@ -392,8 +404,8 @@ def test_baselines_on_a_movielens_sample(small_movielens):
 def test_evaluate_rejects_k_above_catalogue_before_building():
     split = tiny_split()
     built = []
-    with pytest.raises(ValueError, match="k=50 is larger than the catalogue \\(6 items\\)"):
-        evaluate(lambda ds, path: built.append(1), split, k=(5, 50))
+    with pytest.raises(ValueError, match="n=50 is larger than the catalogue \\(6 items\\)"):
+        evaluate(lambda ds, path: built.append(1), split, (5, 50))
     assert not built
 
 
@@ -401,7 +413,7 @@ def test_evaluate_rejects_an_empty_evaluation():
     rows = [(1, 1, 1), (1, 2, 2), (1, 1, 3)]  # the held-out event is a rewatch
     split = temporal_split(events_frame(rows), leave_last=1, min_events=2)
     with pytest.raises(ValueError, match="split is empty for evaluation"):
-        evaluate(lambda ds, path: None, split, k=1)
+        evaluate(lambda ds, path: None, split, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,7 +454,7 @@ def test_sweep_runs_every_combination(small_movielens):
     with pytest.raises(ValueError, match="unknown sweep parameter"):
         sweep(collaborative, split, {"alpah_view": [0.1]})
     table = sweep(lambda **p: collaborative(**p), split,
-                  {"alpha_view": [0.1, 0.9], "alpha_favorite": [0.5]}, k=(10,))
+                  {"alpha_view": [0.1, 0.9], "alpha_favorite": [0.5]}, (10,))
     assert table[["alpha_view", "alpha_favorite"]].values.tolist() == [[0.1, 0.5], [0.9, 0.5]]
     assert not table.isna().any().any()
     # alpha changes the profiles, hence the recommendations
@@ -450,7 +462,7 @@ def test_sweep_runs_every_combination(small_movielens):
 
 
 def test_ann_overlap_counts_an_equally_scored_item_as_found():
-    from recsys_nb.evaluate import _overlap
+    from recsys_nb.evaluate import ann_overlap as _overlap
 
     exact = np.array([[1, 2, 3]])
     approx = np.array([[1, 2, 9]])  # 9 is not in the exact top 3 ...

@@ -1,0 +1,71 @@
+"""Offline evaluation: splits, ranking metrics, baselines, the product measured, comparisons.
+
+The question every notebook claim must answer is "does it recommend what the user watched
+next?". This package answers it the same way for every model:
+
+1. :func:`temporal_split` (:mod:`.splits`) keeps each user's earliest events for training and
+   holds out the most recent ones; nothing from a user's future reaches their training.
+2. :mod:`.metrics`: Recall@K, NDCG@K, HitRate@K, MRR and coverage of top-N lists.
+3. :func:`evaluate` (:mod:`.product`) measures the product through its public API (bulk
+   ``ingest``, then ``recommend`` for every scored user); :func:`evaluate_baseline`
+   (:mod:`.baselines`) scores popularity, item-kNN and EASE on the same split. Both return an
+   :class:`EvaluationResult`: the metrics row, per-user metrics, the ranked lists.
+4. :func:`paired_difference` and :func:`verdict` (:mod:`.compare`) say whether one result beats
+   another on the same users beyond the noise.
+5. :func:`sweep` (:mod:`.sweep`) runs :func:`evaluate` over a validated grid; for memoized runs
+   sharing one item store see :mod:`recsys_nb.experiment`.
+
+Vocabulary: ``n`` is a list's length (as in ``recommend(user, n=10)``); ``cutoffs`` are the K of
+"Recall@K". This package never imports ``recommender``: the recommender is passed in.
+"""
+
+from recsys_nb.evaluate.baselines import (
+    BASELINES,
+    DEFAULT_EASE_LAMBDA,
+    DEFAULT_KNN_NEIGHBORS,
+    Interactions,
+    Scorer,
+    ease_scorer,
+    evaluate_baseline,
+    evaluate_baselines,
+    interaction_matrix,
+    itemknn_scorer,
+    popularity_scorer,
+    recommend_baseline,
+)
+from recsys_nb.evaluate.compare import (
+    CLAIM_WORDS,
+    NOT_MEASURED,
+    Difference,
+    paired_difference,
+    verdict,
+    verdict_table,
+)
+from recsys_nb.evaluate.metrics import (
+    DEFAULT_CUTOFFS,
+    check_cutoffs,
+    coverage,
+    hit_matrix,
+    per_user_metrics,
+    ranking_metrics,
+)
+from recsys_nb.evaluate.product import (
+    Evaluable,
+    ExactEvaluable,
+    RecommenderFactory,
+    ann_overlap,
+    evaluate,
+)
+from recsys_nb.evaluate.results import EvaluationResult
+from recsys_nb.evaluate.splits import RELEVANCE, Split, temporal_split
+from recsys_nb.evaluate.sweep import SWEEP_SPACE, sweep, validate_grid
+
+__all__ = [
+    "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",
+    "NOT_MEASURED", "RELEVANCE", "SWEEP_SPACE", "Difference", "Evaluable", "EvaluationResult",
+    "ExactEvaluable", "Interactions", "RecommenderFactory", "Scorer", "Split", "ann_overlap",
+    "check_cutoffs", "coverage", "ease_scorer", "evaluate", "evaluate_baseline",
+    "evaluate_baselines", "hit_matrix", "interaction_matrix", "itemknn_scorer",
+    "paired_difference", "per_user_metrics", "popularity_scorer", "ranking_metrics",
+    "recommend_baseline", "sweep", "temporal_split", "validate_grid", "verdict", "verdict_table",
+]
