@@ -663,6 +663,11 @@ class EventLog:
         return n
 
     @serialized
+    def clear(self) -> int:
+        """Delete every event (one transaction). Returns how many were deleted."""
+        with self.transaction():
+            return int(self._db().execute("DELETE FROM events").rowcount)
+
     def remove_last(self, user_id: int | str) -> pd.DataFrame:
         """Take back the user's newest event (an "undo"); return it as a one-row frame.
 

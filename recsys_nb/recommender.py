@@ -62,6 +62,9 @@ DEFAULT_EMBEDDING = "blend"
 #: 64-d and 0.152 at 128-d (with the prior 0.258 / 0.265 / 0.259); "blend" uses 64 + 64.
 DEFAULT_DIMS = {"collaborative": 32, "hybrid": 32, "blend": 64}
 DEFAULT_DIM = DEFAULT_DIMS[DEFAULT_EMBEDDING]
+#: Random seed of the learned item vectors and the text share of the "hybrid" embedding.
+DEFAULT_SEED = 0
+DEFAULT_TEXT_WEIGHT = 0.3
 DEFAULT_PARAMS = {"alpha_view": 0.25, "alpha_favorite": 0.45, "not_interested_factor": 0.1,
                   "popularity_weight": 0.65}
 
@@ -171,6 +174,10 @@ class Recommender:
         popularity_weight: weight of the popularity prior in the ranking, finite >= 0 (0 = pure
             cosine). The counts are a snapshot taken when the store is built.
         lock_timeout: seconds to wait for another process to close an embedded store.
+        forget_users: start without users: the event log and this model's profiles are emptied
+            first; the items collections are kept. This is how one store folder serves many
+            configurations in turn (``recsys_nb.experiment``) while the ~9,000 items are indexed
+            once per embedding.
     """
 
     def __init__(
@@ -185,6 +192,7 @@ class Recommender:
         not_interested_factor: float = DEFAULT_PARAMS["not_interested_factor"],
         popularity_weight: float = DEFAULT_PARAMS["popularity_weight"],
         lock_timeout: float = 0.0,
+        forget_users: bool = False,
     ) -> None:
         # Every public method runs under this lock (recsys_nb.threads): widget callbacks may come
         # from another thread, and an update is a read-modify-write of the stored vector.
@@ -234,6 +242,9 @@ class Recommender:
                 self.item_store.add_items(self.items.reset_index(drop=True), self._vectors)
             self.profiles = ProfileStore(self.client, self.model_id, self.dim)
             self.log = EventLog(self.path / "events.sqlite")
+            if forget_users:
+                self.log.clear()
+                self.profiles.delete_all()
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
@@ -259,8 +270,8 @@ class Recommender:
         progress: bool = True,
         lock_timeout: float = 0.0,
         dim: int | None = None,
-        seed: int = 0,
-        text_weight: float = 0.3,
+        seed: int = DEFAULT_SEED,
+        text_weight: float = DEFAULT_TEXT_WEIGHT,
         **params: Any,
     ) -> Recommender:
         """Build (or reopen) the service for a dataset.

@@ -23,6 +23,7 @@ from recsys_nb.evaluate.baselines import check_list_length
 from recsys_nb.evaluate.metrics import DEFAULT_CUTOFFS, check_cutoffs, ranking_metrics
 from recsys_nb.evaluate.results import EvaluationResult
 from recsys_nb.evaluate.splits import Split, _key, relevant_or_raise
+from recsys_nb.progress import progress_bar
 from recsys_nb.topn import top_n
 
 
@@ -74,6 +75,7 @@ def evaluate(
     name: str | None = None,
     relevance: str = "positive",
     exact: bool = False,
+    progress: bool = False,
 ) -> EvaluationResult:
     """Measure a recommender the way users meet it: bulk ``ingest`` then ``recommend``.
 
@@ -95,6 +97,7 @@ def evaluate(
             ``ann_overlap@K`` (share of the exact top-K that ``recommend`` returned; an item
             tied in exact score with the K-th counts as found). Users without an interest
             vector keep their ``recommend`` list.
+        progress: show a progress bar over the scored users.
 
     Returns:
         An :class:`EvaluationResult`; its row adds users_skipped, seen_recommended (training
@@ -129,7 +132,8 @@ def evaluate(
             rec.ingest(split.train)
             t2 = time.perf_counter()
             ranked = np.full((len(users), n), -1, dtype=np.int64)
-            for r, u in enumerate(users):
+            shown = progress_bar(users, name or "users", enabled=progress, total=len(users))
+            for r, u in enumerate(shown):
                 got = rec.recommend(_key(u), n=n, **kwargs)["item_id"].to_numpy(np.int64)[:n]
                 ranked[r, : len(got)] = got
             t3 = time.perf_counter()

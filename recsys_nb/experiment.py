@@ -1,0 +1,249 @@
+"""Experiments as one call: many configurations of the Recommender measured on one split.
+
+A report measures dozens of configurations (embeddings, parameters, momentum windows) on the
+same users. Done naively, each would embed the catalogue and index ~9,000 item vectors in Chroma
+again. An :class:`Experiment` does each expensive step once:
+
+- item vectors: once per (embedding, dim) — and across runs, through the embeddings' on-disk
+  caches (MiniLM texts, learned vectors keyed by model id);
+- the items collection: once per (model, prior) in one store folder; every configuration opens
+  that folder with ``Recommender(..., forget_users=True)`` (no users, no events, the items kept);
+- each measurement: once per configuration (memoized; asking again returns the same result).
+
+Item vectors and the popularity prior learn from every user's training events; the recommender
+ingests the scored users' training events only (what it needs to answer them), as a service
+that knows its own users would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsys_nb.embeddings import ItemVectors, embed_items
+from recsys_nb.evaluate import (
+    DEFAULT_CUTOFFS,
+    EvaluationResult,
+    Split,
+    check_cutoffs,
+    evaluate,
+    evaluate_baseline,
+)
+from recsys_nb.progress import progress_bar
+from recsys_nb.recommender import (
+    DEFAULT_DIMS,
+    DEFAULT_EMBEDDING,
+    DEFAULT_PARAMS,
+    DEFAULT_SEED,
+    DEFAULT_TEXT_WEIGHT,
+    Recommender,
+    item_counts,
+)
+from recsys_nb.store import data_dir
+
+#: ``recommend`` keywords a sweep may vary (the rest are recommender parameters)
+RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
+
+
+class Experiment:
+    """Measure configurations of the Recommender on ``split``, each once.
+
+    Args:
+        split: the evaluation split (``temporal_split``), already restricted to the users to
+            score if you sample (``split.restrict(split.sample(100))``).
+        cutoffs: metric cut-offs K.
+        path: the store folder shared by all configurations (default: a temporary folder,
+            deleted by :meth:`close`). A kept folder makes the next run skip the indexing.
+        cache_path: embedding cache (default ``data/cache/embeddings.sqlite``).
+        progress: show a progress bar over the users of each measurement.
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        cutoffs: int | Iterable[int] = DEFAULT_CUTOFFS,
+        *,
+        path: str | Path | None = None,
+        cache_path: str | Path | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.split = split
+        self.cutoffs = check_cutoffs(cutoffs)
+        self.train = split.train_dataset()
+        # the items without their text: Chroma would build a full-text index no recommendation
+        # reads (~40 % of the indexing time)
+        self._items = self.train.items.drop(columns=["text"])
+        self.popularity = item_counts(self.train.events)
+        self._tmp = path is None
+        self.path = Path(tempfile.mkdtemp(prefix="recsys_nb_exp_")) if path is None else Path(path)
+        self.cache_path = Path(cache_path) if cache_path else (
+            data_dir() / "cache" / "embeddings.sqlite")
+        self.progress = progress
+        self._vectors: dict[tuple[str, int | None], tuple[ItemVectors, float]] = {}
+        self._indexed: set[tuple[str, bool]] = set()
+        self._results: dict[tuple, EvaluationResult] = {}
+        self._splits: list[Split] = [split]  # keeps every split alive: their id() keys results
+
+    def __repr__(self) -> str:
+        return (f"Experiment({len(self.split.users)} users, cutoffs {self.cutoffs}, "
+                f"{len(self._results)} results, store {str(self.path)!r})")
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the store folder if the experiment created it."""
+        if self._tmp:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    # ---------------------------------------------------------------- item vectors
+
+    @staticmethod
+    def dim_for(embedding: str, dim: int | None = None) -> int | None:
+        """The vector size a configuration uses: ``dim``, or the package's for that embedding;
+        None for MiniLM, whose size is the model's."""
+        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        if name == "minilm":
+            return None
+        return DEFAULT_DIMS[name] if dim is None else int(dim)
+
+    def vectors(self, embedding: str = "default", dim: int | None = None) -> ItemVectors:
+        """The item vectors of one embedding space, learned from the training events, once."""
+        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        key = (name, self.dim_for(name, dim))
+        if key not in self._vectors:
+            t0 = time.perf_counter()
+            vecs = embed_items(self.train.items, self.train.events, name,
+                               cache_path=self.cache_path, dim=key[1] or DEFAULT_DIMS["blend"],
+                               seed=DEFAULT_SEED, text_weight=DEFAULT_TEXT_WEIGHT,
+                               progress=False)
+            self._vectors[key] = (vecs, time.perf_counter() - t0)
+        return self._vectors[key][0]
+
+    def build_seconds(self, embedding: str = "default", dim: int | None = None) -> float:
+        """Seconds spent embedding (cache reads included) one space."""
+        self.vectors(embedding, dim)
+        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        return self._vectors[(name, self.dim_for(name, dim))][1]
+
+    def recommender(self, embedding: str = "default", dim: int | None = None,
+                    **params: Any) -> Recommender:
+        """A Recommender on the shared store, with no users yet (close it after use)."""
+        vecs = self.vectors(embedding, dim)
+        params = {**DEFAULT_PARAMS, **params}
+        return Recommender(self._items, vecs, self.path, self.popularity, forget_users=True,
+                           **params)
+
+    # ---------------------------------------------------------------- measurements
+
+    def on(self, split: Split) -> Split:
+        """Register another split of the same data (e.g. cold-start histories) to measure on."""
+        if all(s is not split for s in self._splits):
+            self._splits.append(split)
+        return split
+
+    def measure(
+        self,
+        label: str | None = None,
+        *,
+        embedding: str = "default",
+        dim: int | None = None,
+        recommend: Mapping[str, Any] | None = None,
+        exact: bool = False,
+        on: Split | None = None,
+        **params: Any,
+    ) -> EvaluationResult:
+        """Evaluate one configuration (package defaults changed by ``params``), once.
+
+        Args:
+            label: the result's name in tables (default: a description of the configuration).
+            embedding, dim: the item space ("default", "blend", "collaborative", "minilm",
+                "hybrid") and its size (default: the package's for that embedding).
+            recommend: ``recommend`` keywords, e.g. ``{"mode": "predicted", "window": 10}``.
+            exact: also rank exactly with numpy (``exact_recall@K``, ``ann_overlap@K``).
+            on: another split registered with :meth:`on` (default: the experiment's).
+            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight.
+
+        Returns:
+            The memoized :class:`EvaluationResult` when this configuration was measured before
+            (measured again only to add the exact ranking), relabelled if ``label`` differs.
+        """
+        unknown = set(params) - set(DEFAULT_PARAMS)
+        if unknown:
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: "
+                            f"{sorted(DEFAULT_PARAMS)} (recommend keywords go in recommend=)")
+        split = self.split if on is None else self.on(on)
+        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        full = {**DEFAULT_PARAMS, **params}
+        rec_kwargs = dict(recommend or {})
+        key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
+               tuple(sorted(rec_kwargs.items())), id(split))
+        label = label or self.describe(name, dim, params, rec_kwargs)
+        cached = self._results.get(key)
+        if cached is not None and (not exact or f"exact_recall@{max(self.cutoffs)}" in cached.row):
+            return cached if cached.label == label else cached.renamed(label)
+        scored = split.restrict(split.users, train_users=split.users)
+
+        def factory(_train: Any, _path: Path) -> Recommender:
+            return self.recommender(name, dim, **full)
+
+        t0 = time.perf_counter()
+        result = evaluate(factory, scored, self.cutoffs, recommend=rec_kwargs, name=label,
+                          exact=exact, progress=self.progress)
+        result.row["seconds"] = round(time.perf_counter() - t0, 2)
+        if result.row["seen_recommended"]:
+            raise AssertionError(f"{label}: the recommender returned training (seen) items")
+        self._results[key] = result
+        return result
+
+    def baseline(self, name: str, *, on: Split | None = None, label: str | None = None,
+                 **params: Any) -> EvaluationResult:
+        """A baseline ("popularity", "itemknn", "ease") on the same users, once; it learns from
+        every user's training events."""
+        split = self.split if on is None else self.on(on)
+        key = ("baseline", name, tuple(sorted(params.items())), id(split))
+        if key not in self._results:
+            self._results[key] = evaluate_baseline(name, split, self.cutoffs, label=label,
+                                                   **params)
+        result = self._results[key]
+        return result if label is None or result.label == label else result.renamed(label)
+
+    def sweep(self, param: str, values: Sequence[Any], **fixed: Any) -> pd.DataFrame:
+        """One parameter at a time, the others at ``fixed`` / the defaults: a table of
+        ``param`` against every metric. Momentum keywords (``window``, ...) go to
+        ``recommend(mode="predicted")``."""
+        rows = []
+        for value in progress_bar(values, param, enabled=self.progress):
+            if param in RECOMMEND_KEYS:
+                r = self.measure(f"{param}={value}",
+                                 recommend={"mode": "predicted", param: value}, **fixed)
+            else:
+                r = self.measure(f"{param}={value:g}" if isinstance(value, float) else
+                                 f"{param}={value}", **{**fixed, param: value})
+            rows.append({param: value, **{m: v for m, v in r.row.items() if "@" in m or
+                                          m == "mrr"}})
+        return pd.DataFrame(rows)
+
+    def table(self) -> pd.DataFrame:
+        """Every result measured so far, one row each, in the order measured."""
+        return pd.DataFrame([r.row for r in self._results.values()])
+
+    @staticmethod
+    def describe(embedding: str, dim: int | None, params: Mapping[str, Any],
+                 recommend: Mapping[str, Any]) -> str:
+        """A readable name for a configuration, e.g. ``blend-64, alpha_view=0.1``."""
+        size = Experiment.dim_for(embedding, dim)
+        parts = [embedding if size is None else f"{embedding}-{size}"]
+        parts += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                  for k, v in sorted(params.items())]
+        parts += [f"{k}={v}" for k, v in sorted(recommend.items())]
+        return ", ".join(parts)
