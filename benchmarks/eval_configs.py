@@ -70,12 +70,12 @@ def measure(split: Split, relevance: str, embedding: str, dim: int | None,
     try:
         try:
             row = evaluate(factory(embedding, dim, **params), split, relevance=relevance,
-                           name=label)
+                           name=label).row
         except StoreMismatchError as exc:
             note = f"text model dropped ({exc.__class__.__name__} via from_dataset)"
             print(f"{label}: {exc}; retrying without the text-query model", file=sys.stderr)
             row = evaluate(factory(embedding, dim, drop_text_model=True, **params), split,
-                           relevance=relevance, name=label)
+                           relevance=relevance, name=label).row
     except Exception as exc:  # a benchmark reports every configuration, failed ones too
         row, note = {"model": label}, f"ERROR {exc.__class__.__name__}: {exc}"
     row.update(embedding=embedding, dim=dim if dim else "default", **params,
@@ -121,7 +121,8 @@ def run(split: Split, quick: bool, relevance: str, ablation: bool = False) -> pd
     """Baselines, then every Recommender configuration; one tidy table."""
     models = [m for m in BASELINES if not (quick and m == "ease")]
     t0 = time.perf_counter()
-    base = evaluate_baselines(split, models=models, relevance=relevance)
+    base = pd.DataFrame([r.row for r in evaluate_baselines(split, models=models,
+                                                           relevance=relevance).values()])
     print(f"baselines in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows = []
     for cfg in configs(quick, ablation):

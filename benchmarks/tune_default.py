@@ -43,8 +43,8 @@ from recsys_nb.evaluate import (
     ranking_metrics,
     recommend_baseline,
     temporal_split,
-    top_k,
 )
+from recsys_nb.topn import top_n
 
 KS = (10, 50)
 
@@ -297,16 +297,16 @@ def rank(
     out = np.empty((len(b.users), k), dtype=np.int64)
     if rerank is None:
         scores = cos + beta * pr
-        out[:] = top_k(scores, k, b.seen_cols, b.item_ids)
+        out[:] = top_n(scores, k, b.seen_cols, b.item_ids)[0]
     else:
-        cand = top_k(cos, rerank, b.seen_cols)  # column positions
+        cand = top_n(cos, rerank, b.seen_cols)[0]  # column positions
         sc = np.take_along_axis(cos, cand, axis=1) + beta * pr[cand]
         order = np.argsort(-sc, axis=1, kind="stable")[:, :k]
         out[:] = b.item_ids[np.take_along_axis(cand, order, axis=1)]
     if (~has).any():  # users without a vector: popularity, like the Recommender
         pop = np.broadcast_to(b.pop_counts, (int((~has).sum()), len(b.item_ids)))
-        out[~has] = top_k(pop, k, [c for c, h in zip(b.seen_cols, has, strict=True) if not h],
-                          b.item_ids)
+        out[~has] = top_n(pop, k, [c for c, h in zip(b.seen_cols, has, strict=True) if not h],
+                          b.item_ids)[0]
     return out
 
 
