@@ -35,6 +35,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from recsys_nb.kinds import KINDS  # re-exported: the one table of kinds lives there
+
 __all__ = [
     "DEFAULT_KIND_RULE",
     "DEFAULT_TEMPLATE",
@@ -54,7 +56,6 @@ __all__ = [
 
 ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title", "year", "genres", "text")
 EVENT_COLUMNS: tuple[str, ...] = ("user_id", "item_id", "rating", "timestamp", "kind")
-KINDS: tuple[str, ...] = ("view", "favorite", "not_interested")
 
 #: The text embedded for each item by default, e.g.
 #: "Toy Story (1995): Adventure, Animation, Children, Comedy, Fantasy".

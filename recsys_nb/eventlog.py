@@ -55,9 +55,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from recsys_nb.kinds import KINDS
 from recsys_nb.threads import serialized
 
-KINDS: tuple[str, ...] = ("view", "favorite", "not_interested")
 SCHEMA_VERSION = 1
 COLUMNS: tuple[str, ...] = (
     "seq",

@@ -41,6 +41,7 @@ from recsys_nb import replay, vectors
 from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
+from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
 from recsys_nb.store import (
     ItemStore,
     ProfileStore,
@@ -52,7 +53,6 @@ from recsys_nb.store import (
 )
 from recsys_nb.threads import serialized
 
-KINDS = ("view", "favorite", "not_interested")
 #: What ``embedding="default"`` means: "blend" item vectors learned from the events (sequence +
 #: SVD, ``embeddings.embed_items``). Measured in notebook 06 (`make report`): text (MiniLM)
 #: vectors recall far less on MovieLens than learned ones, and blend beats plain SVD.
@@ -606,9 +606,9 @@ class Recommender:
         """Each logged event as the technique's operation and the parameter it was applied with
         (recorded in the log; the current one for events recorded without)."""
         kinds = history["kind"].to_numpy()
-        ops = np.where(kinds == "not_interested", "subtract", "ema")
+        ops = operations(kinds)
         params = [
-            float(p.get("factor" if k == "not_interested" else "alpha", self._param(k)))
+            float(p.get(EVENT_KINDS[k].recorded_as, self._param(k)))
             for p, k in zip(history["params"], kinds, strict=True)
         ]
         return ops, params
@@ -629,11 +629,7 @@ class Recommender:
         return hist, vectors.trajectory(self._vectors[rows], list(ops), params)
 
     def _param(self, kind: str) -> float:
-        return {
-            "view": self.alpha_view,
-            "favorite": self.alpha_favorite,
-            "not_interested": self.not_interested_factor,
-        }[kind]
+        return float(getattr(self, EVENT_KINDS[kind].parameter))
 
     @serialized
     def _record(
@@ -646,8 +642,8 @@ class Recommender:
         current = self._profile(user_id)
         p = self._param(kind)
         cold = current is None
-        op = "subtract" if kind == "not_interested" else "ema"
-        params = {"factor": p} if op == "subtract" else {"alpha": p}
+        op = EVENT_KINDS[kind].operation
+        params = {EVENT_KINDS[kind].recorded_as: p}
         overshoot = False
         try:
             # cold_subtract="ignore": a not-interested before any positive event moves nothing.
@@ -867,7 +863,7 @@ class Recommender:
         # One params dict per kind, shared by its rows: EventLog.append_many encodes each
         # distinct dict object once (100k per-row dicts cost ~0.6 s of JSON encoding).
         shared = {
-            k: {"factor": self._param(k)} if k == "not_interested" else {"alpha": self._param(k)}
+            k: {EVENT_KINDS[k].recorded_as: self._param(k)}
             for k in KINDS
         }
         log_frame = frame[["user_id", "item_id", "kind", "timestamp"]].assign(
@@ -910,7 +906,7 @@ class Recommender:
         Uses the vectorized :func:`replay.replay_batch`, which matches the one-by-one path bit
         for bit (same kernels, float32 after every step, overshoots skipped).
         """
-        ops = np.where(frame["kind"].to_numpy() == "not_interested", "subtract", "ema")
+        ops = operations(frame["kind"].to_numpy())
         result = replay.replay_batch(
             frame["key"].to_numpy(),
             frame["row"].to_numpy(),

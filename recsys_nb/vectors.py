@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
 from recsys_nb.topn import top_n
 
 __all__ = [
@@ -856,13 +857,13 @@ def interest_trajectory(
     rows = np.asarray(rows, dtype=np.int64)
     if len(kinds) != len(rows):
         raise ValueError(f"{len(kinds)} kinds for {len(rows)} events; pass one kind per event")
-    params = {"view": alpha_view, "favorite": alpha_favorite,
-              "not_interested": not_interested_factor}
+    weights = {"alpha_view": alpha_view, "alpha_favorite": alpha_favorite,
+               "not_interested_factor": not_interested_factor}
     for k, kind in enumerate(kinds):
-        if kind not in params:
-            raise ValueError(f"unknown event kind {kind!r} at event {k}; use one of {list(params)}")
-    ops = ["subtract" if kind == "not_interested" else "ema" for kind in kinds]
-    values = [params[kind] for kind in kinds]
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r} at event {k}; use one of {list(KINDS)}")
+    ops = list(operations(list(kinds)))
+    values = [weights[EVENT_KINDS[kind].parameter] for kind in kinds]
     if start is None:
         return trajectory(matrix[rows], ops, values)
     # A start vector is one more (cold-start) event in front: replace v by it, then go on.
