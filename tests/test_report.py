@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
 import nbformat
 import pytest
 
@@ -34,6 +38,45 @@ def test_html_report_shows_the_snapshot_not_a_blank_widget(tmp_path):
     assert out.name == "nb.html"
     assert "the list as it was" in html
     assert STATE not in html  # no widget manager that would fetch its code from a CDN
+
+
+class _Resources(HTMLParser):
+    """Every URL the page would fetch by itself: <script src>, <link href>, <img src>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        wanted = {"script": "src", "link": "href", "img": "src", "iframe": "src"}.get(tag)
+        self.urls += [value for name, value in attrs if name == wanted and value]
+
+
+def _outside(url: str) -> bool:
+    """True for a URL that leaves this machine (http(s) or protocol-relative, not 127.0.0.1)."""
+    parts = urlsplit(url)
+    remote = parts.scheme in {"http", "https"} or url.startswith("//")
+    return remote and parts.hostname not in {"127.0.0.1"}
+
+
+def test_html_report_requests_nothing_beyond_localhost(tmp_path):
+    nb = nbformat.read(str(_executed_notebook(tmp_path / "nb.ipynb")), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("EMA: $v = (1 - \\alpha) v + \\alpha e$"))
+    nb.cells.append(nbformat.v4.new_markdown_cell("```mermaid\ngraph LR; a-->b\n```"))
+    nbformat.write(nb, str(tmp_path / "nb.ipynb"))
+    html = write_html(tmp_path / "nb.ipynb", tmp_path / "reports").read_text(encoding="utf-8")
+
+    parser = _Resources()
+    parser.feed(html)
+    assert [u for u in parser.urls if _outside(u)] == []
+    # Nor fetched from inside a script or a stylesheet (MathJax, require.js, mermaid all did).
+    assert not re.findall(r"""(?:import\(|url\(|@import)\s*["']?(?:https?:)?//""", html)
+    assert "cdnjs" not in html and "unpkg" not in html
+    # The math stays readable as TeX.
+    assert "$v = (1 - \\alpha) v + \\alpha e$" in html
+    # The helpers flag what the stock exporter emitted.
+    assert _outside("https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js")
+    assert _outside("//unpkg.com/x.js") and not _outside("http://127.0.0.1:8866/static/x.js")
 
 
 def test_recorded_values_round_trip(tmp_path):

