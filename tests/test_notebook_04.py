@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from nbrun import check_conventions, run_notebook
+from papermill.exceptions import PapermillExecutionError
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.plots import plot_factor_sweep, plot_strategy_bars, plot_subtraction_curves
 from recsys_nb.recommender import DEFAULT_EMBEDDING, Recommender, item_counts
+from recsys_nb.report import read_recorded
 from recsys_nb.widgets import NotInterestedPanel
 
 matplotlib.use("Agg")
@@ -33,20 +35,29 @@ def _after(cos: float, factor: float) -> float:
 
 
 def test_notebook_source_follows_the_conventions():
-    """Committed without outputs, one `parameters` cell of commented literals incl. STORE_DIR."""
-    nb, names = check_conventions(NOTEBOOK)
-    assert names == ["N_USERS", "MIN_EVENTS", "TEST_FRACTION", "SEED", "FACTOR", "TOP_N", "K",
-                     "STORE_DIR"]
-    assert "rec.close()" in nb["cells"][-1]["source"]
+    """Committed without outputs, one `parameters` cell of commented literals in the shared
+    vocabulary (papermill's interface to the notebook)."""
+    _, names = check_conventions(NOTEBOOK)
+    assert names == ["N_USERS", "MIN_EVENTS", "TEST_FRACTION", "SEED", "USER", "FACTOR", "TOP_N",
+                     "K", "TOLERANCE", "STORE_DIR"]
+
+
+@pytest.mark.notebook
+def test_notebook_stops_at_the_parameters_check(tmp_path):
+    """An invalid parameter fails before any work, with the message of the config check."""
+    with pytest.raises(PapermillExecutionError, match=r"K=20 must be a list of values"):
+        run_notebook(NOTEBOOK, tmp_path, K=20, STORE_DIR=str(tmp_path / "store"))
+    assert read_recorded(tmp_path / NOTEBOOK) == {}  # nothing measured or recorded
+    assert not (tmp_path / "store").exists()
 
 
 @pytest.mark.notebook
 def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
-    """30 other users, factor 0.2, K=20: the math, the overshoot contract, the comparison."""
-    n_users, factor, top_n, k = 30, 0.2, 5, 20
+    """30 other users, factor 0.2, K=[5, 20]: the math, the overshoot contract, the comparison."""
+    n_users, factor, top_n, k, tolerance = 30, 0.2, 5, 20, 0.01
     rec = run_notebook(
-        NOTEBOOK, tmp_path, N_USERS=n_users, SEED=5, FACTOR=factor, TOP_N=top_n, K=k,
-        MIN_EVENTS=25, TEST_FRACTION=0.25, STORE_DIR=str(tmp_path / "store"),
+        NOTEBOOK, tmp_path, N_USERS=n_users, SEED=5, FACTOR=factor, TOP_N=top_n, K=[5, k],
+        MIN_EVENTS=25, TEST_FRACTION=0.25, TOLERANCE=tolerance, STORE_DIR=str(tmp_path / "store"),
     )
     assert rec["n_users"] == n_users
     assert rec["factor"] == factor
@@ -80,15 +91,17 @@ def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
         assert 0.0 <= rec[f"recall_{name}"] <= 1.0
     assert rec["recall_service_hnsw"] == pytest.approx(rec["recall_ema_subtract"], abs=0.03)
     sweep = dict(zip(rec["sweep_factors"], rec["sweep_recall"], strict=True))
+    assert sorted(sweep) == [0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]  # FACTOR joins the sweep
     assert sweep[0.0] == rec["recall_ema_only"]
     assert sweep[factor] == rec["recall_ema_subtract"]
-    assert rec["sweep_best_factor"] in sweep
+    assert sweep[rec["sweep_best_factor"]] == max(sweep.values())
     mean, low, high = rec["recall_diff_ci"]
     assert low <= mean <= high
     assert mean == pytest.approx(rec["recall_ema_subtract"] - rec["recall_average_vector"],
                                  abs=2e-4)
-    expected = ("ema+subtract recalls more" if low > 0 else "average_vector recalls more"
-                if high < 0 else "no significant difference in recall")
+    expected = ("ema+subtract recalls more" if mean > tolerance and low > 0 else
+                "average_vector recalls more" if mean < -tolerance and high < 0 else
+                "no significant difference in recall")
     assert rec["verdict"] == expected
     assert 0.0 <= rec["overlap_average_vector"] <= 1.0
     assert 0 <= rec["neg_users"] <= n_users
