@@ -5,12 +5,18 @@ uses is tested in test_widgets.py)."""
 from __future__ import annotations
 
 import pytest
-from nbrun import run_notebook
+from nbrun import check_conventions, run_notebook
 
 from recsys_nb.eventlog import EventLog
 from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS
 
 NOTEBOOK = "00_quickstart.ipynb"
+
+
+def test_conventions():
+    _, names = check_conventions(NOTEBOOK)
+    assert names == ["USER", "WATCHED", "TOP_N", "FAVORITE_RANK", "REJECT_RANK", "EMBEDDING",
+                     "STORE_DIR"]
 
 
 @pytest.mark.notebook
