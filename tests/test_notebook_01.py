@@ -3,17 +3,12 @@ widget driven in-process against a real Chroma ItemStore, and the plot helpers i
 
 from __future__ import annotations
 
-import ast
-import json
-
 import matplotlib
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbrun import NOTEBOOKS, REPO, run_notebook
+from nbrun import REPO, check_conventions, run_notebook
 
-from recsys_nb.nbclean import clean, dump
 from recsys_nb.plots import (
     main_genre_labels,
     pca_2d,
@@ -37,24 +32,10 @@ def _genres(row: dict) -> set[str]:
 # The notebook itself
 
 
-def test_notebook_source_follows_the_conventions():
+def test_notebook_follows_the_conventions():
     """Committed without outputs, one `parameters` cell of commented literals incl. STORE_DIR."""
-    path = NOTEBOOKS / NOTEBOOK
-    text = path.read_text(encoding="utf-8")
-    assert dump(clean(json.loads(text))) == text, "run `python -m recsys_nb.nbclean` on it"
-    nb = nbformat.reads(text, as_version=4)  # sources as strings
-    assert nb["cells"][0]["cell_type"] == "markdown"
-    assert nb["cells"][0]["source"].startswith("# 01")
-    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1
-    source = tagged[0]["source"]
-    names = []
-    for stmt in ast.parse(source).body:
-        assert isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
-        ast.literal_eval(stmt.value)  # a literal, nothing computed
-        names.append(stmt.targets[0].id)
+    _, names = check_conventions(NOTEBOOK)
     assert names == ["N_ITEMS", "SEED", "SHOWCASE", "QUERY", "TOP_N", "STORE_DIR"]
-    assert all("#" in line for line in source.splitlines()), "every parameter needs a comment"
 
 
 @pytest.mark.notebook
@@ -82,6 +63,7 @@ def test_notebook_sampled_run_records_plausible_numbers(tmp_path):
     assert rec["cache_state"] in {"cold", "warm", "partly"}
     assert 0 <= rec["texts_computed"] <= 1500
     assert (tmp_path / "store" / "chroma").is_dir(), "STORE_DIR was not used"
+    assert 0 <= rec["n_untitled"] <= 5  # MovieLens has 5 movies with an empty title
 
     neighbours = rec["showcase_neighbours"]
     assert set(neighbours) == set(showcase)  # (JSON key order is not kept)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from nbrun import run_notebook
+from nbrun import check_conventions, run_notebook
 
 from recsys_nb import replay, vectors
 from recsys_nb.data import load_movielens, subset_items
@@ -24,10 +24,16 @@ def dataset():
     return load_movielens()
 
 
+def test_conventions():
+    _, names = check_conventions(NOTEBOOK)
+    assert names == ["USER", "ALPHAS", "START_TITLE", "TO_GENRE", "N_STEPS", "MIN_EVENTS",
+                     "N_GENRES", "EMBEDDING", "SEED", "STORE_DIR"]
+
+
 @pytest.mark.notebook
 def test_interest_vectors_with_other_user_genre_and_alphas(tmp_path, dataset):
     rec = run_notebook(
-        NOTEBOOK, tmp_path, USER_ID=USER, ALPHAS=[0.1, 0.6], START_TITLE="The Matrix",
+        NOTEBOOK, tmp_path, USER=USER, ALPHAS=[0.1, 0.6], START_TITLE="The Matrix",
         TO_GENRE="Romance", N_STEPS=12, N_GENRES=4, SEED=1, STORE_DIR=str(tmp_path / "store"),
     )
     # Cold start and one EMA step: the service stores exactly the technique's math.
@@ -54,6 +60,7 @@ def test_interest_vectors_with_other_user_genre_and_alphas(tmp_path, dataset):
     changes = rec["top_genre_changes"]
     assert changes["0.1"] <= changes["0.6"]  # a small alpha is steadier
     assert rec["genre_signal_gap"] > 0.0  # movies are closer to their own genre's centroid
+    assert 1 <= rec["genres_with_positive_gap"] <= 4
 
 
 # ------------------------------------------------------------------------------------------
