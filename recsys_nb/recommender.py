@@ -47,6 +47,7 @@ from recsys_nb.store import (
     ProfileStore,
     StoreLock,
     data_dir,
+    default_store_path,
     get_client,
     server_address,
     user_key,
@@ -311,7 +312,7 @@ class Recommender:
         return cls(
             dataset.items,
             item_vectors,
-            Path(path) if path is not None else data_dir() / "store",
+            Path(path) if path is not None else default_store_path(),
             popularity,
             lock_timeout=lock_timeout,
             **params,

@@ -54,8 +54,10 @@ def data_dir() -> Path:
 
 
 def default_store_path() -> Path:
-    """Where the embedded Chroma store lives unless told otherwise: ``data_dir() / "chroma"``."""
-    return data_dir() / "chroma"
+    """The store folder used unless told otherwise: ``data_dir() / "store"`` (``chroma/`` for
+    the vectors and ``events.sqlite`` for the event log inside; ``Recommender.from_dataset``'s
+    and ``get_client``'s one default)."""
+    return data_dir() / "store"
 
 
 def server_address() -> tuple[str, int] | None:
@@ -77,7 +79,8 @@ def get_client(path: str | Path | None = None) -> Any:
     """Open the Chroma client: an ``HttpClient`` if ``CHROMA_HOST`` is set, else a PersistentClient.
 
     Args:
-        path: folder of the embedded store (server mode: unused). Default ``default_store_path()``.
+        path: folder of the embedded store (server mode: unused). Default
+            ``default_store_path() / "chroma"``.
 
     Returns:
         A ``chromadb`` client (``ClientAPI``). Telemetry is off: the package runs offline.
@@ -98,7 +101,7 @@ def get_client(path: str | Path | None = None) -> Any:
                 f"Start one with `chroma run --path data/chroma-server --port {port}` "
                 "or unset CHROMA_HOST to use the embedded store."
             ) from exc
-    store_path = Path(path) if path is not None else default_store_path()
+    store_path = Path(path) if path is not None else default_store_path() / "chroma"
     store_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(store_path), settings=settings)
 

@@ -42,9 +42,9 @@ def exact_top(vecs: np.ndarray, q: np.ndarray, n: int) -> np.ndarray:
 
 
 def test_default_path_is_under_data_dir(tmp_path):
-    assert store.default_store_path() == tmp_path / "data" / "chroma"
-    client = get_client()
-    assert (tmp_path / "data" / "chroma").is_dir()
+    assert store.default_store_path() == tmp_path / "data" / "store"
+    client = get_client()  # the same folder as Recommender.from_dataset(path=None) uses
+    assert (tmp_path / "data" / "store" / "chroma").is_dir()
     assert client.heartbeat() > 0
 
 
