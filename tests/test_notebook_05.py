@@ -1,21 +1,22 @@
 """Notebook 05 (temporal momentum): a papermill run with non-default parameters checked against
-the rule that made its verdicts and an independent ``evaluate()`` run; the current-vs-predicted
-scrubber driven in-process against a real (small) Recommender; the plots. (The window math,
-``vectors.predict_from_window`` / ``predicted_trajectory``, is tested in test_vectors.py.)"""
+the rule that made its verdicts and an independent ``evaluate()`` run; a bad parameter failing at
+the parameters check; the current-vs-predicted scrubber driven in-process against a real (small)
+Recommender; the plots. (The window math, ``vectors.predict_from_window`` /
+``predicted_trajectory``, is tested in test_vectors.py; the lesson module's checks, verdicts and
+summary in test_lessons_momentum.py.)"""
 
 from __future__ import annotations
-
-import dataclasses
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from nbrun import check_conventions, run_notebook
+from nbrun import NOTEBOOKS, check_conventions, run_notebook
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
 from recsys_nb.evaluate import evaluate, temporal_split
+from recsys_nb.lessons.momentum import WORDS
 from recsys_nb.plots import plot_metric_by_window, plot_momentum_2d, plot_next_item_similarity
 from recsys_nb.recommender import (
     DEFAULT_DIM,
@@ -24,6 +25,7 @@ from recsys_nb.recommender import (
     Recommender,
     item_counts,
 )
+from recsys_nb.report import read_recorded
 from recsys_nb.vectors import predicted_trajectory
 from recsys_nb.widgets import MomentumScrubber
 
@@ -36,11 +38,9 @@ NOTEBOOK = "05_temporal_momentum.ipynb"
 # The notebook itself
 
 
-def test_notebook_source_follows_the_conventions():
-    """Committed without outputs, one `parameters` cell of commented literals incl. STORE_DIR."""
-    nb, names = check_conventions(NOTEBOOK)
-    assert "N_USERS" in names and "WINDOWS" in names and names[-1] == "STORE_DIR"
-    assert "rec.close()" in nb["cells"][-1]["source"]
+def test_notebook_follows_the_conventions():
+    """Committed without outputs, one `parameters` cell of commented literals."""
+    check_conventions(NOTEBOOK)
 
 
 def _verdict(mean: float, low: float, high: float, tolerance: float) -> str:
@@ -88,14 +88,23 @@ def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path)
             assert mean == pytest.approx(predicted[name][metric] - rec["results"]["current"][
                 metric], abs=2e-4)
             assert verdicts[name] == _verdict(mean, low, high, rec["tolerance"])
-    assert rec["n_hurts"] == sum(v == "hurts" for v in rec["verdicts"].values())
-    assert rec["n_helps"] == sum(v == "helps" for v in rec["verdicts"].values())
+    # the summary's counts and windows are the verdicts' (the old prose miscounted them)
+    for suffix, verdicts in (("", rec["verdicts"]), ("_ndcg", rec["verdicts_ndcg"])):
+        counts = [sum(v == word for v in verdicts.values()) for word in WORDS]
+        assert [rec[f"n_helps{suffix}"], rec[f"n_hurts{suffix}"],
+                rec[f"n_no_effect{suffix}"]] == counts
+        assert sum(counts) == len(predicted)
+        by_window = {(variant, w): word for variant, words in
+                     rec[f"verdict_windows{suffix}"].items()
+                     for word, ws in words.items() for w in ws}
+        assert by_window == {(n.split(",")[0], int(n.rsplit(" ", 1)[1])): v
+                             for n, v in verdicts.items()}
     best = max(predicted, key=lambda k: predicted[k][recall])
     assert predicted[rec["best_variant"]][recall] == predicted[best][recall]
     assert rec["best_delta_recall"] == pytest.approx(
         rec["best_recall"] - rec["current_recall"], abs=2e-4)
     assert rec["best_beats_current"] is (rec["best_delta_recall"] > 0)
-    assert rec["seed_verdict"] is None  # the write-up's window 10 was not among WINDOWS
+    assert rec["writeup_verdict"] is None  # the write-up's window 10 was not among WINDOWS
 
     # the toy: momentum leads a steady drift, and amplifies noise
     assert rec["toy_drift_error_momentum"] < rec["toy_drift_error_ema"]
@@ -108,19 +117,15 @@ def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path)
     assert rec["widget_error"] is None
     assert rec["widget_diff_current"] < 1e-6 and rec["widget_diff_predicted"] < 1e-6
     assert 0.0 <= rec["widget_predicted_closer"] <= 1.0
-    assert 0.0 <= rec["example_lists_shared"] <= 5
+    assert 0 <= rec["example_lists_shared"] <= 5
     assert all(0.0 <= v <= 1.0 for v in rec["closeness_share_closer"].values())
     assert set(rec["closeness_cos_to_heldout"]) == {"current", *variants}
 
     # the current-mode row equals an independent evaluate() of Recommender.from_dataset
     split = temporal_split(load_movielens(), test_fraction=0.25, min_events=5)
     users = np.asarray(rec["eval_users"], dtype=split.users.dtype)
-
-    def keep(frame):
-        return frame[frame["user_id"].isin(users)].reset_index(drop=True)
-
-    scored = dataclasses.replace(split, users=users, test=keep(split.test),
-                                 train=keep(split.train))
+    assert users.tolist() == split.sample(n_users, seed=3).tolist()
+    scored = split.restrict(users, train_users=users)  # the service ingests these users only
     train = split.train_dataset()  # item vectors learn from every user's past, as in the notebook
     model_ids = []
 
@@ -142,6 +147,28 @@ def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path)
     assert rec["current_ann_overlap"] > 0.95
     for metric, value in rec["current_metrics"].items():
         assert row[metric] == pytest.approx(value, abs=0.02), (metric, row[metric], value)
+
+
+@pytest.mark.notebook
+def test_bad_parameters_fail_at_the_parameters_check(tmp_path):
+    """The notebook stops at its parameters check, before any data is loaded or recorded, with
+    the lesson module's message naming each bad parameter (the messages are unit-tested in
+    test_lessons_momentum.py)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out = tmp_path / NOTEBOOK
+    with pytest.raises(PapermillExecutionError) as err:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / NOTEBOOK), str(out), cwd=str(NOTEBOOKS), kernel_name="python3",
+            progress_bar=False, parameters={"K": [0, 10], "VARIANTS": ["sideways"],
+                                            "STORE_DIR": str(tmp_path / "store")})
+    assert err.value.ename == "ValueError"
+    assert "invalid parameters: " in err.value.evalue
+    assert "K values [0] are out of range" in err.value.evalue
+    assert "VARIANTS values ['sideways'] are out of range" in err.value.evalue
+    assert read_recorded(out) == {}  # nothing measured or recorded
+    assert not (tmp_path / "store").exists()  # no store opened
 
 
 # ---------------------------------------------------------------------------------------------
