@@ -6,6 +6,7 @@ from_dataset check, embeddings, sweeps, ablation, cold start, claims, verdicts a
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
@@ -211,3 +212,45 @@ def test_the_report_measures_every_claim_on_a_small_sample(small, tmp_path):
     chroma = tmp_path / "store" / "chroma"
     assert [p.name for p in chroma.iterdir()] == [".writer.lock"]  # emptied
     StoreLock(tmp_path / "store").release()  # and unlocked
+
+
+# ------------------------------------------------------------------ figures
+
+
+def _result(label, recall, ndcg=0.1):
+    """A fake EvaluationResult with the given means (two users, one relevant item each)."""
+    from recsys_nb.evaluate import EvaluationResult
+
+    r = EvaluationResult.score(label, np.array([1, 2]), np.array([[1, 2], [3, 4]]),
+                               [np.array([1]), np.array([9])], (1, 2))
+    return EvaluationResult(label, r.users, r.ranked, r.relevant, r.cutoffs,
+                            {**r.row, "recall@2": recall, "ndcg@1": ndcg})
+
+
+def test_sweep_and_cold_start_figures_draw_the_run_against_its_baselines():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = TuningConfig.from_parameters(K=[1, 2])
+    sweeps = {"alpha_view": pd.DataFrame({"alpha_view": [0.1, 0.25], "recall@2": [0.2, 0.3],
+                                          "ndcg@1": [0.1, 0.2]}),
+              "window": pd.DataFrame({"window": [10, 20], "recall@2": [0.1, 0.15],
+                                      "ndcg@1": [0.05, 0.1]})}
+    fig = tuning.plot_sweeps(sweeps, {"popularity": _result("popularity", 0.12)},
+                             _result("current", 0.25), config, title="t")
+    axes = fig.axes
+    assert len(axes) == 4 and fig._suptitle.get_text() == "t"
+    top_window = axes[1]  # recall row, window column: the current interest drawn across
+    levels = {ln.get_label(): ln.get_ydata()[0] for ln in top_window.get_lines()[1:]}
+    assert levels["current interest (no momentum)"] == 0.25 and levels["popularity"] == 0.12
+    assert top_window.get_lines()[0].get_ydata().tolist() == [0.1, 0.15]
+    plt.close(fig)
+    table = pd.DataFrame({"events kept": [1, 5], "interest recall@2": [0.05, 0.2],
+                          "popularity recall@2": [0.1, 0.1]})
+    ax = tuning.plot_cold_start(table, _result("full", 0.3), config)
+    assert [ln.get_label() for ln in ax.get_lines()] == ["interest vector", "popularity",
+                                                         "full training history"]
+    assert ax.get_lines()[2].get_ydata()[0] == 0.3 and ax.get_ylim()[0] == 0
+    plt.close(ax.figure)
