@@ -1,8 +1,9 @@
 """Notebook 06 (evaluation and tuning report): its conventions, a papermill run with non-default
-parameters (recorded metrics in range, the default beats popularity, the popularity prior and
-the embeddings measured with and without it, every verdict consistent with its own numbers),
-invalid parameters failing before any work with errors that name them, and the plotting helpers
-it uses."""
+parameters (recorded metrics in range, the default beats popularity, the from_dataset path ranks
+exactly as the experiment's constructor path, the popularity prior and the embeddings measured
+with and without it, every verdict consistent with its own numbers), invalid parameters failing
+at the parameters check naming them (the details are unit tests of recsys_nb.lessons.tuning),
+and the plotting helpers it uses."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import numbers
 import matplotlib
 import pandas as pd
 import pytest
-from nbrun import NOTEBOOKS, check_conventions, run_notebook
+from nbrun import check_conventions, run_notebook
 from papermill.exceptions import PapermillExecutionError
 
 from recsys_nb.plots import plot_ablation, plot_metric_bars, plot_sweep
 from recsys_nb.recommender import DEFAULT_DIMS, DEFAULT_EMBEDDING, DEFAULT_PARAMS
+from recsys_nb.report import read_recorded
 
 matplotlib.use("Agg")
 
@@ -25,20 +27,13 @@ VERDICTS = {"holds", "does not hold", "no measurable effect", "not measured"}
 METRIC_WORDS = ("recall", "ndcg", "hitrate", "coverage", "mrr")
 
 
-def test_notebook_source_follows_the_conventions():
-    """Committed without outputs, one `parameters` cell of commented literals incl. FULL/STORE_DIR,
-    no package default repeated in it."""
-    nb, names = check_conventions(NOTEBOOK)
+def test_notebook_follows_the_conventions():
+    """Committed without outputs; one `parameters` cell of commented literals."""
+    _, names = check_conventions(NOTEBOOK)
     assert names == ["FULL", "N_USERS", "MIN_EVENTS", "TEST_FRACTION", "K", "EMBEDDINGS", "DIMS",
                      "ALPHA_VIEW_GRID", "ALPHA_FAVORITE_GRID", "FACTOR_GRID",
                      "POPULARITY_WEIGHT_GRID", "WINDOW_GRID", "COLD_START_EVENTS", "BASELINES",
                      "TOLERANCE", "SEED", "STORE_DIR"]
-    text = (NOTEBOOKS / NOTEBOOK).read_text(encoding="utf-8")
-    assert "ALPHA_VIEW =" not in text and "alpha_view=0.3" not in text  # defaults come from code
-    # the default vector size comes from DEFAULT_DIMS, not from from_dataset's signature (None)
-    assert 'FROM_DATASET["dim"]' not in text and "DEFAULT_DIMS" in text
-    # the constructor path gets the item counts (the prior), as from_dataset does
-    assert "item_counts(train.events)" in text and "value_counts" not in text
 
 
 def _metric_values(recorded: dict) -> list[tuple[str, float]]:
@@ -78,7 +73,17 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     # the package default, read from the code, measured through from_dataset and beating popularity
     assert rec["default_embedding"] == DEFAULT_EMBEDDING
     assert rec["default_params"] == DEFAULT_PARAMS
+    # from_dataset (its own store and HNSW graph) vs the experiment's constructor path: the same
+    # item vectors and interest vectors, so the same exact ranking; HNSW lists nearly the same
     assert rec["default_matches_constructor_path"] is True
+    assert rec["default_vs_constructor_list_overlap"] > 0.95
+    assert rec["default_vs_constructor_diff"] == pytest.approx(
+        abs(rec["default_recall@50"] - rec["constructor_recall@50"]), abs=1e-4)
+    assert rec["default_vs_constructor_diff"] < 0.02
+    if DEFAULT_EMBEDDING == "blend":  # 64 sequence + 64 SVD dimensions in one stored vector
+        assert rec["default_dim"] == 2 * DEFAULT_DIMS["blend"]
+    assert rec["n_users_split"] == 671 and rec["n_users_skipped"] == 0
+    assert rec["n_train_events_scored"] < rec["n_train_events"]
     # the HNSW search finds most of the exact cosine top-50 (exact=True in evaluate)
     assert 0.8 < rec["default_ann_overlap@50"] <= 1.0
     assert rec["default_recall@50"] <= rec["default_exact_recall@50"] + 0.02
@@ -97,7 +102,7 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
         assert len(values) == len(recalls)
         assert recalls[values.index(rec[f"best_{param}"])] == max(recalls)
         if param in DEFAULT_PARAMS:  # the default's row is the default configuration itself
-            assert recalls[values.index(DEFAULT_PARAMS[param])] == rec["default_recall@50"]
+            assert recalls[values.index(DEFAULT_PARAMS[param])] == rec["constructor_recall@50"]
     assert rec["best_config_recall"] >= rec["default_recall@50"]
     # the popularity prior: one number per weight; it narrows the lists (coverage falls)
     for m in ("ndcg@5", "coverage@50"):
@@ -148,11 +153,12 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert len(by_key) == len(rows)
     for r in rows:
         assert rec[f"verdict_{r['key']}"] == r["verdict"]
+    assert by_key["writeup_text"]["verdict"] == "not measured"  # the write-up's claim, renamed
     prior = by_key["popularity_prior"]  # the default with and without the prior
-    assert prior["on"] == rec["default_recall@50"]
+    assert prior["on"] == rec["constructor_recall@50"]
     assert prior["off"] == rec["sweep_popularity_weight_recall@50"][weights.index(0.0)]
     blend_svd = by_key["blend_vs_svd"]  # both with the prior
-    assert blend_svd["on"] == rec["default_recall@50"]
+    assert blend_svd["on"] == rec["constructor_recall@50"]
     assert blend_svd["off"] == rec[f"embedding_{svd}_recall@50"]
     blend_svd_alone = by_key["blend_vs_svd_no_prior"]
     assert blend_svd_alone["on"] == prior["off"]
@@ -160,23 +166,28 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert by_key["default_vs_best_baseline"]["off"] == rec["popularity_recall@50"]
     counted = sum(rec[f"verdicts_{v.replace(' ', '_')}"] for v in VERDICTS)
     assert counted == len(rows)
-    assert not (tmp_path / "store" / "templates").exists()  # cleaned up at the end
+    assert rec["n_configurations_total"] >= rec["n_configurations"] > 10
+    # the store folder is emptied at the end, and its lock released
+    assert [p.name for p in (tmp_path / "store" / "chroma").iterdir()] == [".writer.lock"]
 
 
 @pytest.mark.notebook
 def test_invalid_parameters_fail_before_any_work_naming_them(tmp_path):
+    """The notebook stops at its parameters check (tuning.TuningConfig, unit-tested in
+    test_lessons_tuning.py) with every problem named: nothing recorded, no store built."""
     store = tmp_path / "store"
     with pytest.raises(PapermillExecutionError) as info:
         run_notebook(NOTEBOOK, tmp_path, EMBEDDINGS=["nope"], ALPHA_VIEW_GRID=[],
                      POPULARITY_WEIGHT_GRID=[-1, 0.5], WINDOW_GRID=[1], BASELINES=["ease"],
-                     TOLERANCE=-1, STORE_DIR=str(store))
+                     TOLERANCE=-1, N_USERS=0, STORE_DIR=str(store))
     message = str(info.value)
-    assert "ValueError" in message and "invalid parameters" in message
+    assert info.value.ename == "ValueError" and "invalid parameters" in message
     for expected in ("EMBEDDINGS values ['nope']", "'collaborative'",
                      "ALPHA_VIEW_GRID has an empty", "POPULARITY_WEIGHT_GRID values [-1]",
-                     "WINDOW_GRID values [1]",
+                     "WINDOW_GRID values [1]", "N_USERS=0 must be None or an integer >= 1",
                      "BASELINES=['ease'] must include 'popularity'", "TOLERANCE=-1"):
         assert expected in message, expected
+    assert read_recorded(tmp_path / NOTEBOOK) == {}  # stopped before the split was made
     assert not store.exists()  # nothing was built or reset
 
 
