@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from recsys_nb import vectors
-from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.embeddings import embed_items
+from recsys_nb.data import Dataset, load_movielens, sample_users, subset_items
+from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.recommender import (
     DEFAULT_PARAMS,
     OvershootWarning,
@@ -50,6 +50,41 @@ def rec(small, tmp_path):
 
 def popular_items(ds, n):
     return ds.events["item_id"].value_counts().index[:n].tolist()
+
+
+#: Hand-chosen 3-D item vectors, so expected interests and scores are computed by hand below.
+HAND_VECTORS = {
+    1: [1.0, 0.0, 0.0],
+    2: [0.0, 0.0, 1.0],
+    3: [0.0, 1.0, 0.0],
+    4: [0.8, 0.0, 0.6],
+    5: [0.6, 0.8, 0.0],
+    6: [0.0, 0.6, 0.8],
+}
+
+
+@pytest.fixture
+def hand(tmp_path):
+    """Six items with the vectors above; alphas 3/7 (view) and 4/7 (favorite) and factor 0.6 make
+    every step of the technique land on round numbers. Item 6 has 3 events and item 5 one, so
+    the popularity prior is p6 = log(4)/log(4) = 1, p5 = log(2)/log(4) = 0.5, 0 for the others,
+    at popularity_weight 0.5."""
+    ids = list(HAND_VECTORS)
+    ds = Dataset(
+        pd.DataFrame({"item_id": ids, "title": [f"item {i}" for i in ids],
+                      "genres": ["Drama"] * len(ids)}),
+        pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": [6, 6, 6, 5],
+                      "timestamp": [1, 2, 3, 4], "kind": "view"}),
+    )
+    item_vectors = ItemVectors(
+        "hand-3d", np.array(ids, dtype=np.int64),
+        np.array([HAND_VECTORS[i] for i in ids], dtype=np.float32), None,
+    )
+    r = Recommender(ds.items, item_vectors, tmp_path / "hand", item_counts(ds.events),
+                    alpha_view=3 / 7, alpha_favorite=4 / 7, not_interested_factor=0.6,
+                    popularity_weight=0.5)
+    yield r
+    r.close()
 
 
 # ------------------------------------------------------------------ construction
@@ -106,6 +141,44 @@ def test_cold_start_then_ema_and_favorite_moves_faster(rec, small):
     assert cos_fav > cos_view
     assert list(rec.history("alice")["item_id"]) == [a, b]
     assert rec.profiles.get("alice")[1]["event_count"] == 2
+
+
+def test_each_event_lands_on_the_hand_computed_interest(hand):
+    """Closed form, no recsys_nb.vectors in the expectation: every step by hand."""
+    steps = [
+        # view item 1 (cold start): v = e1
+        ("view", 1, [1.0, 0.0, 0.0]),
+        # view item 2: (1 - 3/7) * [1, 0, 0] + 3/7 * [0, 0, 1] = [4/7, 0, 3/7], length 5/7
+        ("view", 2, [0.8, 0.0, 0.6]),
+        # favorite item 3: 3/7 * [0.8, 0, 0.6] + 4/7 * [0, 1, 0] = [2.4, 4, 1.8] / 7, length 5/7
+        ("favorite", 3, [0.48, 0.8, 0.36]),
+        # not interested in item 4: [0.48, 0.8, 0.36] - 0.6 * [0.8, 0, 0.6] = [0, 0.8, 0]
+        ("not_interested", 4, [0.0, 1.0, 0.0]),
+    ]
+    for kind, item, want in steps:
+        getattr(hand, kind)("ann", item)
+        np.testing.assert_allclose(hand.interest("ann"), want, atol=1e-6)
+        stored, meta = hand.profiles.get("ann")  # what Chroma holds, not the process's cache
+        np.testing.assert_allclose(stored, want, atol=1e-6)
+    assert meta["event_count"] == 4
+    # score = cosine + 0.5 * prior: item 6: 0.6 + 0.5 * 1 = 1.1; item 5: 0.8 + 0.5 * 0.5 = 1.05
+    top = hand.recommend("ann", n=3)
+    assert top["item_id"].tolist() == [6, 5]  # items 1-4 are seen
+    np.testing.assert_allclose(top["score"], [1.1, 1.05], atol=1e-6)
+    hand.set_params(popularity_weight=0.0)  # pure cosine: item 5 (0.8) before item 6 (0.6)
+    top = hand.recommend("ann", n=2)
+    assert top["item_id"].tolist() == [5, 6]
+    np.testing.assert_allclose(top["score"], [0.8, 0.6], atol=1e-6)
+
+
+def test_ingest_lands_on_the_hand_computed_interest(hand):
+    frame = pd.DataFrame({"user_id": "ann", "item_id": [1, 2, 3, 4],
+                          "kind": ["view", "view", "favorite", "not_interested"],
+                          "timestamp": [1.0, 2.0, 3.0, 4.0]})
+    hand.ingest(frame.iloc[::-1])  # frame order does not matter: timestamps do
+    np.testing.assert_allclose(hand.profiles.get("ann")[0], [0.0, 1.0, 0.0], atol=1e-6)
+    hand.rebuild_profiles()
+    np.testing.assert_allclose(hand.profiles.get("ann")[0], [0.0, 1.0, 0.0], atol=1e-6)
 
 
 def test_not_interested_moves_away_and_is_excluded(rec, small):
@@ -210,8 +283,7 @@ def test_recommend_is_cosine_top_n_without_seen_items(rec, small):
     scores = np.where(seen, -np.inf, rec.score_items(v))
     exact_ids = set(rec.item_ids[np.argsort(-scores, kind="stable")[:10]])
     assert len(exact_ids & set(top["item_id"])) >= 9
-    with_seen = rec.recommend(user, n=10, exclude_seen=False)
-    assert with_seen["score"].iloc[0] >= top["score"].iloc[0]
+    # exclude_seen=False: test_exclude_seen_false_returns_seen_items (a case where it must matter)
 
 
 def test_recommend_unknown_user_gets_popular_items(rec, small):
@@ -704,15 +776,27 @@ def test_an_event_updates_the_excluded_items_at_once(rec, small):
     assert top[1] not in rec.recommend("s", n=5)["item_id"].tolist()
 
 
-def test_exclude_seen_false_returns_seen_items(rec, small):
-    items = popular_items(small, 3)
-    for t, i in enumerate(items):
-        rec.view("x", i, timestamp=float(t))
-    # the newest item is the closest to an EMA interest: it leads the list when not excluded
-    with_seen = rec.recommend("x", n=20, exclude_seen=False, )["item_id"].tolist()
-    without = rec.recommend("x", n=20)["item_id"].tolist()
-    assert items[-1] in with_seen and items[-1] not in without
-    assert set(with_seen) & set(items) and not set(without) & set(items)
+def test_ingest_and_undo_update_the_excluded_items_at_once(hand):
+    hand.view("solo", 1, timestamp=1.0)
+    assert hand.recommend("solo", n=6)["item_id"].tolist()[0] == 5  # caches the seen set {1}
+    hand.ingest(pd.DataFrame({"user_id": ["solo"], "item_id": [5], "kind": ["view"],
+                              "timestamp": [2.0]}))
+    assert 5 not in hand.recommend("solo", n=6)["item_id"].tolist()
+    hand.undo("solo")  # the view of item 5 is taken back: it is unseen again
+    assert hand.recommend("solo", n=1)["item_id"].tolist() == [5]
+
+
+def test_exclude_seen_false_returns_seen_items(hand):
+    # one view: the interest IS item 1's vector, so item 1 is its own best match (cosine 1, and
+    # no other item's cosine + prior reaches 1: see the hand fixture)
+    hand.view("solo", 1)
+    with_seen = hand.recommend("solo", n=2, exclude_seen=False)
+    assert with_seen["item_id"].tolist() == [1, 5]
+    np.testing.assert_allclose(with_seen["score"], [1.0, 0.85], atol=1e-6)  # 5: 0.6 + 0.5 * 0.5
+    without = hand.recommend("solo", n=2)
+    assert without["item_id"].tolist() == [5, 4]  # 0.85, then 0.8 + 0
+    every = hand.recommend("solo", n=6, exclude_seen=False)["item_id"].tolist()
+    assert sorted(every) == [1, 2, 3, 4, 5, 6]
 
 
 def test_reset_store_empties_the_folder_and_refuses_an_open_store(small, tmp_path):
