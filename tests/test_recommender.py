@@ -63,8 +63,7 @@ HAND_VECTORS = {
 }
 
 
-@pytest.fixture
-def hand(tmp_path):
+def hand_recommender(path) -> Recommender:
     """Six items with the vectors above; alphas 3/7 (view) and 4/7 (favorite) and factor 0.6 make
     every step of the technique land on round numbers. Item 6 has 3 events and item 5 one, so
     the popularity prior is p6 = log(4)/log(4) = 1, p5 = log(2)/log(4) = 0.5, 0 for the others,
@@ -80,11 +79,15 @@ def hand(tmp_path):
         "hand-3d", np.array(ids, dtype=np.int64),
         np.array([HAND_VECTORS[i] for i in ids], dtype=np.float32), None,
     )
-    r = Recommender(ds.items, item_vectors, tmp_path / "hand", item_counts(ds.events),
-                    alpha_view=3 / 7, alpha_favorite=4 / 7, not_interested_factor=0.6,
-                    popularity_weight=0.5)
-    yield r
-    r.close()
+    return Recommender(ds.items, item_vectors, path, item_counts(ds.events),
+                       alpha_view=3 / 7, alpha_favorite=4 / 7, not_interested_factor=0.6,
+                       popularity_weight=0.5)
+
+
+@pytest.fixture
+def hand(tmp_path):
+    with hand_recommender(tmp_path / "hand") as r:
+        yield r
 
 
 # ------------------------------------------------------------------ construction
@@ -753,18 +756,29 @@ def test_ingest_applies_events_in_time_order_whatever_the_frame_order(small, tmp
         assert b.history(user)["timestamp"].is_monotonic_increasing  # logged in time order
 
 
-def test_ingest_ties_keep_the_frame_order(small, tmp_path):
-    """Events with the same timestamp are applied in the order of the frame (a stable sort),
-    exactly as calling the event methods row by row would."""
-    a_item, b_item, c_item = popular_items(small, 3)
-    frame = pd.DataFrame({"user_id": ["t"] * 3, "item_id": [a_item, b_item, c_item],
-                          "kind": ["view", "favorite", "view"], "timestamp": [5.0, 5.0, 5.0]})
-    with build(small, tmp_path / "bulk") as bulk, build(small, tmp_path / "one") as one:
+def test_ingest_ties_keep_the_frame_order(tmp_path):
+    """The tie rule: events with equal timestamps are applied in the order of the frame (a
+    stable sort), exactly as calling the event methods row by row in that order would."""
+    rng = np.random.default_rng(0)
+    n = 48  # > 16 rows: numpy's unstable sort reorders ties only beyond its insertion-sort size
+    applied = pd.DataFrame({
+        "user_id": rng.choice(["a", "b"], n),
+        "item_id": rng.integers(1, 7, n),
+        "kind": rng.choice(["view", "favorite", "not_interested"], n, p=[0.5, 0.3, 0.2]),
+        "timestamp": np.repeat([10.0, 20.0, 30.0, 40.0], n // 4),  # 4 runs of 12 ties
+    })
+    # the frame lists the newest run first; inside each run the order is the one to apply
+    frame = pd.concat([applied[applied["timestamp"] == ts] for ts in (40.0, 30.0, 20.0, 10.0)])
+    with hand_recommender(tmp_path / "bulk") as bulk, hand_recommender(tmp_path / "one") as one:
         bulk.ingest(frame)
-        for row in frame.itertuples(index=False):
-            getattr(one, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
-        np.testing.assert_array_equal(bulk.interest("t"), one.interest("t"))
-        assert bulk.history("t")["item_id"].tolist() == [a_item, b_item, c_item]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OvershootWarning)
+            for row in applied.itertuples(index=False):
+                getattr(one, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
+        for user in ("a", "b"):
+            np.testing.assert_allclose(bulk.interest(user), one.interest(user), atol=1e-6)
+            want = applied.loc[applied["user_id"] == user, "item_id"].tolist()
+            assert bulk.history(user)["item_id"].tolist() == want
 
 
 def test_an_event_updates_the_excluded_items_at_once(rec, small):
