@@ -415,7 +415,7 @@ def test_reopen_reuses_store_and_repairs_lagging_profile(small, tmp_path):
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import itertools, sys, time
     from recsys_nb.data import load_movielens, sample_users, subset_items
     from recsys_nb.recommender import Recommender
     path, user, n, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -423,6 +423,8 @@ CHILD = textwrap.dedent(
     ds = sample_users(load_movielens(), 40, seed=1, min_events=20)
     ds = subset_items(ds, ds.events["item_id"].value_counts().index[:800])
     items = ds.events["item_id"].value_counts().index[offset : offset + n].tolist()
+    if n < 0:  # forever: cycle through every item until killed
+        items = itertools.cycle(ds.events["item_id"].value_counts().index[offset:].tolist())
     with Recommender.from_dataset(ds, path, embedding="collaborative", dim=16, progress=False,
                                   lock_timeout=timeout) as rec:
         print("opened", flush=True)
@@ -435,7 +437,8 @@ CHILD = textwrap.dedent(
 
 
 def _child(path, user, n, timeout, offset=0) -> subprocess.Popen:
-    """A process that opens the store at ``path`` and views ``n`` items (from ``offset``)."""
+    """A process that opens the store at ``path`` and views ``n`` items (from ``offset``; n < 0:
+    views items in a cycle until killed), printing "viewed k" after each committed event."""
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), user, str(n), str(timeout), str(offset)],
         stdout=subprocess.PIPE,
@@ -478,22 +481,35 @@ def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
 
 
 def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
+    import sqlite3
+
     path = tmp_path / "s"
     build(small, path).close()
-    kid = _child(path, "victim", 400, 60)
+    kid = _child(path, "victim", -1, 60)  # never finishes: the kill always lands mid-stream
     assert kid.stdout.readline().strip() == "opened"
-    while kid.stdout.readline().strip() != "viewed 20":  # no sleep: kill it mid-stream
+    while kid.stdout.readline().strip() != "viewed 20":  # 20 events committed, then kill
         assert kid.poll() is None, kid.stderr.read()
     kid.send_signal(signal.SIGKILL)
     kid.wait(timeout=30)
+    assert kid.returncode == -signal.SIGKILL
+    order = small.events["item_id"].value_counts().index.tolist()  # the child's cycle
+    with sqlite3.connect(path / "events.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with build(small, path, lock_timeout=30) as r:
-        n = len(r.history("victim"))
-        assert 20 <= n <= 400  # killed at some point after the 20th event
-        live = r.interest("victim")
+        hist = r.history("victim")
+        n = len(hist)
+        assert n >= 20
+        # the log holds a prefix of what the child did: no event torn, lost or duplicated
+        assert hist["item_id"].tolist() == [order[k % len(order)] for k in range(n)]
+        assert hist["seq"].tolist() == list(range(1, n + 1))
+        # and the profile reflects exactly that prefix (repaired on open if the kill fell
+        # between the log append and the profile write)
         meta = r.profiles.get("victim")[1]
-        assert meta["last_seq"] == r.log.last_seq("victim")
-        r.rebuild_profiles()
-        np.testing.assert_allclose(r.interest("victim"), live, atol=1e-6)
+        assert (meta["last_seq"], meta["event_count"]) == (n, n)
+        want = r.item_vector(order[0])
+        for item in hist["item_id"].iloc[1:]:
+            want = vectors.ema_update(want, r.item_vector(item), r.alpha_view)
+        np.testing.assert_allclose(r.interest("victim"), want, atol=1e-5)
 
 
 # ------------------------------------------------------------------ server mode
