@@ -827,10 +827,13 @@ class Recommender:
     def ingest(self, events: pd.DataFrame) -> IngestReport:
         """Replay many events at once: the same profiles as calling the event methods one by one.
 
-        ``events`` needs user_id, item_id, kind and timestamp columns. Events are applied in
-        timestamp order (stable for ties), starting from each user's current vector; all events
-        go into the log in one transaction and each touched profile is written once. Invalid input
-        (unknown items, bad kinds, missing columns) raises before anything is written.
+        ``events`` needs user_id, item_id, kind and timestamp columns. Events are applied (and
+        logged) in timestamp order, whatever the order of the frame, starting from each user's
+        current vector. Tie rule: events with equal timestamps keep their order in the frame (a
+        stable sort), as if the event methods were called row by row in that order, so the result
+        is deterministic; to break ties otherwise, sort the frame first. All events go into the
+        log in one transaction and each touched profile is written once. Invalid input (unknown
+        items, bad kinds, missing columns) raises before anything is written.
         """
         self._check_open()
         t0 = time.perf_counter()

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from recsys_nb import vectors
-from recsys_nb.data import load_movielens, sample_users, subset_items
-from recsys_nb.embeddings import embed_items
+from recsys_nb.data import Dataset, load_movielens, sample_users, subset_items
+from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.recommender import (
     DEFAULT_PARAMS,
     OvershootWarning,
@@ -50,6 +50,44 @@ def rec(small, tmp_path):
 
 def popular_items(ds, n):
     return ds.events["item_id"].value_counts().index[:n].tolist()
+
+
+#: Hand-chosen 3-D item vectors, so expected interests and scores are computed by hand below.
+HAND_VECTORS = {
+    1: [1.0, 0.0, 0.0],
+    2: [0.0, 0.0, 1.0],
+    3: [0.0, 1.0, 0.0],
+    4: [0.8, 0.0, 0.6],
+    5: [0.6, 0.8, 0.0],
+    6: [0.0, 0.6, 0.8],
+}
+
+
+def hand_recommender(path) -> Recommender:
+    """Six items with the vectors above; alphas 3/7 (view) and 4/7 (favorite) and factor 0.6 make
+    every step of the technique land on round numbers. Item 6 has 3 events and item 5 one, so
+    the popularity prior is p6 = log(4)/log(4) = 1, p5 = log(2)/log(4) = 0.5, 0 for the others,
+    at popularity_weight 0.5."""
+    ids = list(HAND_VECTORS)
+    ds = Dataset(
+        pd.DataFrame({"item_id": ids, "title": [f"item {i}" for i in ids],
+                      "genres": ["Drama"] * len(ids)}),
+        pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": [6, 6, 6, 5],
+                      "timestamp": [1, 2, 3, 4], "kind": "view"}),
+    )
+    item_vectors = ItemVectors(
+        "hand-3d", np.array(ids, dtype=np.int64),
+        np.array([HAND_VECTORS[i] for i in ids], dtype=np.float32), None,
+    )
+    return Recommender(ds.items, item_vectors, path, item_counts(ds.events),
+                       alpha_view=3 / 7, alpha_favorite=4 / 7, not_interested_factor=0.6,
+                       popularity_weight=0.5)
+
+
+@pytest.fixture
+def hand(tmp_path):
+    with hand_recommender(tmp_path / "hand") as r:
+        yield r
 
 
 # ------------------------------------------------------------------ construction
@@ -106,6 +144,44 @@ def test_cold_start_then_ema_and_favorite_moves_faster(rec, small):
     assert cos_fav > cos_view
     assert list(rec.history("alice")["item_id"]) == [a, b]
     assert rec.profiles.get("alice")[1]["event_count"] == 2
+
+
+def test_each_event_lands_on_the_hand_computed_interest(hand):
+    """Closed form, no recsys_nb.vectors in the expectation: every step by hand."""
+    steps = [
+        # view item 1 (cold start): v = e1
+        ("view", 1, [1.0, 0.0, 0.0]),
+        # view item 2: (1 - 3/7) * [1, 0, 0] + 3/7 * [0, 0, 1] = [4/7, 0, 3/7], length 5/7
+        ("view", 2, [0.8, 0.0, 0.6]),
+        # favorite item 3: 3/7 * [0.8, 0, 0.6] + 4/7 * [0, 1, 0] = [2.4, 4, 1.8] / 7, length 5/7
+        ("favorite", 3, [0.48, 0.8, 0.36]),
+        # not interested in item 4: [0.48, 0.8, 0.36] - 0.6 * [0.8, 0, 0.6] = [0, 0.8, 0]
+        ("not_interested", 4, [0.0, 1.0, 0.0]),
+    ]
+    for kind, item, want in steps:
+        getattr(hand, kind)("ann", item)
+        np.testing.assert_allclose(hand.interest("ann"), want, atol=1e-6)
+        stored, meta = hand.profiles.get("ann")  # what Chroma holds, not the process's cache
+        np.testing.assert_allclose(stored, want, atol=1e-6)
+    assert meta["event_count"] == 4
+    # score = cosine + 0.5 * prior: item 6: 0.6 + 0.5 * 1 = 1.1; item 5: 0.8 + 0.5 * 0.5 = 1.05
+    top = hand.recommend("ann", n=3)
+    assert top["item_id"].tolist() == [6, 5]  # items 1-4 are seen
+    np.testing.assert_allclose(top["score"], [1.1, 1.05], atol=1e-6)
+    hand.set_params(popularity_weight=0.0)  # pure cosine: item 5 (0.8) before item 6 (0.6)
+    top = hand.recommend("ann", n=2)
+    assert top["item_id"].tolist() == [5, 6]
+    np.testing.assert_allclose(top["score"], [0.8, 0.6], atol=1e-6)
+
+
+def test_ingest_lands_on_the_hand_computed_interest(hand):
+    frame = pd.DataFrame({"user_id": "ann", "item_id": [1, 2, 3, 4],
+                          "kind": ["view", "view", "favorite", "not_interested"],
+                          "timestamp": [1.0, 2.0, 3.0, 4.0]})
+    hand.ingest(frame.iloc[::-1])  # frame order does not matter: timestamps do
+    np.testing.assert_allclose(hand.profiles.get("ann")[0], [0.0, 1.0, 0.0], atol=1e-6)
+    hand.rebuild_profiles()
+    np.testing.assert_allclose(hand.profiles.get("ann")[0], [0.0, 1.0, 0.0], atol=1e-6)
 
 
 def test_not_interested_moves_away_and_is_excluded(rec, small):
@@ -210,8 +286,7 @@ def test_recommend_is_cosine_top_n_without_seen_items(rec, small):
     scores = np.where(seen, -np.inf, rec.score_items(v))
     exact_ids = set(rec.item_ids[np.argsort(-scores, kind="stable")[:10]])
     assert len(exact_ids & set(top["item_id"])) >= 9
-    with_seen = rec.recommend(user, n=10, exclude_seen=False)
-    assert with_seen["score"].iloc[0] >= top["score"].iloc[0]
+    # exclude_seen=False: test_exclude_seen_false_returns_seen_items (a case where it must matter)
 
 
 def test_recommend_unknown_user_gets_popular_items(rec, small):
@@ -340,7 +415,7 @@ def test_reopen_reuses_store_and_repairs_lagging_profile(small, tmp_path):
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import itertools, sys, time
     from recsys_nb.data import load_movielens, sample_users, subset_items
     from recsys_nb.recommender import Recommender
     path, user, n, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -348,6 +423,8 @@ CHILD = textwrap.dedent(
     ds = sample_users(load_movielens(), 40, seed=1, min_events=20)
     ds = subset_items(ds, ds.events["item_id"].value_counts().index[:800])
     items = ds.events["item_id"].value_counts().index[offset : offset + n].tolist()
+    if n < 0:  # forever: cycle through every item until killed
+        items = itertools.cycle(ds.events["item_id"].value_counts().index[offset:].tolist())
     with Recommender.from_dataset(ds, path, embedding="collaborative", dim=16, progress=False,
                                   lock_timeout=timeout) as rec:
         print("opened", flush=True)
@@ -360,7 +437,8 @@ CHILD = textwrap.dedent(
 
 
 def _child(path, user, n, timeout, offset=0) -> subprocess.Popen:
-    """A process that opens the store at ``path`` and views ``n`` items (from ``offset``)."""
+    """A process that opens the store at ``path`` and views ``n`` items (from ``offset``; n < 0:
+    views items in a cycle until killed), printing "viewed k" after each committed event."""
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), user, str(n), str(timeout), str(offset)],
         stdout=subprocess.PIPE,
@@ -403,22 +481,35 @@ def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
 
 
 def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
+    import sqlite3
+
     path = tmp_path / "s"
     build(small, path).close()
-    kid = _child(path, "victim", 400, 60)
+    kid = _child(path, "victim", -1, 60)  # never finishes: the kill always lands mid-stream
     assert kid.stdout.readline().strip() == "opened"
-    while kid.stdout.readline().strip() != "viewed 20":  # no sleep: kill it mid-stream
+    while kid.stdout.readline().strip() != "viewed 20":  # 20 events committed, then kill
         assert kid.poll() is None, kid.stderr.read()
     kid.send_signal(signal.SIGKILL)
     kid.wait(timeout=30)
+    assert kid.returncode == -signal.SIGKILL
+    order = small.events["item_id"].value_counts().index.tolist()  # the child's cycle
+    with sqlite3.connect(path / "events.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with build(small, path, lock_timeout=30) as r:
-        n = len(r.history("victim"))
-        assert 20 <= n <= 400  # killed at some point after the 20th event
-        live = r.interest("victim")
+        hist = r.history("victim")
+        n = len(hist)
+        assert n >= 20
+        # the log holds a prefix of what the child did: no event torn, lost or duplicated
+        assert hist["item_id"].tolist() == [order[k % len(order)] for k in range(n)]
+        assert hist["seq"].tolist() == list(range(1, n + 1))
+        # and the profile reflects exactly that prefix (repaired on open if the kill fell
+        # between the log append and the profile write)
         meta = r.profiles.get("victim")[1]
-        assert meta["last_seq"] == r.log.last_seq("victim")
-        r.rebuild_profiles()
-        np.testing.assert_allclose(r.interest("victim"), live, atol=1e-6)
+        assert (meta["last_seq"], meta["event_count"]) == (n, n)
+        want = r.item_vector(order[0])
+        for item in hist["item_id"].iloc[1:]:
+            want = vectors.ema_update(want, r.item_vector(item), r.alpha_view)
+        np.testing.assert_allclose(r.interest("victim"), want, atol=1e-5)
 
 
 # ------------------------------------------------------------------ server mode
@@ -681,18 +772,29 @@ def test_ingest_applies_events_in_time_order_whatever_the_frame_order(small, tmp
         assert b.history(user)["timestamp"].is_monotonic_increasing  # logged in time order
 
 
-def test_ingest_ties_keep_the_frame_order(small, tmp_path):
-    """Events with the same timestamp are applied in the order of the frame (a stable sort),
-    exactly as calling the event methods row by row would."""
-    a_item, b_item, c_item = popular_items(small, 3)
-    frame = pd.DataFrame({"user_id": ["t"] * 3, "item_id": [a_item, b_item, c_item],
-                          "kind": ["view", "favorite", "view"], "timestamp": [5.0, 5.0, 5.0]})
-    with build(small, tmp_path / "bulk") as bulk, build(small, tmp_path / "one") as one:
+def test_ingest_ties_keep_the_frame_order(tmp_path):
+    """The tie rule: events with equal timestamps are applied in the order of the frame (a
+    stable sort), exactly as calling the event methods row by row in that order would."""
+    rng = np.random.default_rng(0)
+    n = 48  # > 16 rows: numpy's unstable sort reorders ties only beyond its insertion-sort size
+    applied = pd.DataFrame({
+        "user_id": rng.choice(["a", "b"], n),
+        "item_id": rng.integers(1, 7, n),
+        "kind": rng.choice(["view", "favorite", "not_interested"], n, p=[0.5, 0.3, 0.2]),
+        "timestamp": np.repeat([10.0, 20.0, 30.0, 40.0], n // 4),  # 4 runs of 12 ties
+    })
+    # the frame lists the newest run first; inside each run the order is the one to apply
+    frame = pd.concat([applied[applied["timestamp"] == ts] for ts in (40.0, 30.0, 20.0, 10.0)])
+    with hand_recommender(tmp_path / "bulk") as bulk, hand_recommender(tmp_path / "one") as one:
         bulk.ingest(frame)
-        for row in frame.itertuples(index=False):
-            getattr(one, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
-        np.testing.assert_array_equal(bulk.interest("t"), one.interest("t"))
-        assert bulk.history("t")["item_id"].tolist() == [a_item, b_item, c_item]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OvershootWarning)
+            for row in applied.itertuples(index=False):
+                getattr(one, row.kind)(row.user_id, row.item_id, timestamp=row.timestamp)
+        for user in ("a", "b"):
+            np.testing.assert_allclose(bulk.interest(user), one.interest(user), atol=1e-6)
+            want = applied.loc[applied["user_id"] == user, "item_id"].tolist()
+            assert bulk.history(user)["item_id"].tolist() == want
 
 
 def test_an_event_updates_the_excluded_items_at_once(rec, small):
@@ -704,15 +806,27 @@ def test_an_event_updates_the_excluded_items_at_once(rec, small):
     assert top[1] not in rec.recommend("s", n=5)["item_id"].tolist()
 
 
-def test_exclude_seen_false_returns_seen_items(rec, small):
-    items = popular_items(small, 3)
-    for t, i in enumerate(items):
-        rec.view("x", i, timestamp=float(t))
-    # the newest item is the closest to an EMA interest: it leads the list when not excluded
-    with_seen = rec.recommend("x", n=20, exclude_seen=False, )["item_id"].tolist()
-    without = rec.recommend("x", n=20)["item_id"].tolist()
-    assert items[-1] in with_seen and items[-1] not in without
-    assert set(with_seen) & set(items) and not set(without) & set(items)
+def test_ingest_and_undo_update_the_excluded_items_at_once(hand):
+    hand.view("solo", 1, timestamp=1.0)
+    assert hand.recommend("solo", n=6)["item_id"].tolist()[0] == 5  # caches the seen set {1}
+    hand.ingest(pd.DataFrame({"user_id": ["solo"], "item_id": [5], "kind": ["view"],
+                              "timestamp": [2.0]}))
+    assert 5 not in hand.recommend("solo", n=6)["item_id"].tolist()
+    hand.undo("solo")  # the view of item 5 is taken back: it is unseen again
+    assert hand.recommend("solo", n=1)["item_id"].tolist() == [5]
+
+
+def test_exclude_seen_false_returns_seen_items(hand):
+    # one view: the interest IS item 1's vector, so item 1 is its own best match (cosine 1, and
+    # no other item's cosine + prior reaches 1: see the hand fixture)
+    hand.view("solo", 1)
+    with_seen = hand.recommend("solo", n=2, exclude_seen=False)
+    assert with_seen["item_id"].tolist() == [1, 5]
+    np.testing.assert_allclose(with_seen["score"], [1.0, 0.85], atol=1e-6)  # 5: 0.6 + 0.5 * 0.5
+    without = hand.recommend("solo", n=2)
+    assert without["item_id"].tolist() == [5, 4]  # 0.85, then 0.8 + 0
+    every = hand.recommend("solo", n=6, exclude_seen=False)["item_id"].tolist()
+    assert sorted(every) == [1, 2, 3, 4, 5, 6]
 
 
 def test_reset_store_empties_the_folder_and_refuses_an_open_store(small, tmp_path):

@@ -272,3 +272,90 @@ def test_prior_and_weight_errors_name_the_value(with_prior, tmp_path):
     with pytest.raises(ValueError, match="needs a store built with a popularity prior"):
         plain.query(vecs[0], n=3, popularity_weight=0.5)
     assert len(plain.query(vecs[0], n=3, popularity_weight=0)) == 3
+
+
+# ---- reset_store: what a notebook calls to start from scratch -----------------------------------
+
+HOLDER = """
+import sys
+from recsys_nb.store import StoreLock
+lock = StoreLock(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.readline()  # hold the lock until the test closes our stdin
+"""
+
+
+def _filled_store_folder(folder):
+    """A store folder as a Recommender leaves it: Chroma data, an event log, plus a user file."""
+    from recsys_nb.eventlog import EventLog
+
+    items, vecs = make_items(20, np.random.default_rng(5))
+    client = get_client(folder / "chroma")
+    ItemStore(client, "reset-model", DIM).add_items(items, vecs)
+    client.close()
+    with EventLog(folder / "events.sqlite") as log:
+        log.append(1, 100, "view")
+    (folder / "events.sqlite-wal").write_bytes(b"stale")  # as a crash may leave them
+    (folder / "notes.txt").write_text("mine")
+    return items, vecs
+
+
+def test_reset_store_deletes_the_chroma_data_and_the_event_log_only(tmp_path):
+    from recsys_nb.eventlog import EventLog
+    from recsys_nb.store import reset_store
+
+    folder = tmp_path / "s"
+    _filled_store_folder(folder)
+    assert len(list((folder / "chroma").iterdir())) > 1
+    assert reset_store(folder) == folder
+    # deleted: everything Chroma wrote and the log with its WAL; kept: the folder, the lock file
+    # (another process may be waiting on it) and files that are not the store's
+    assert [p.name for p in (folder / "chroma").iterdir()] == [".writer.lock"]
+    assert sorted(p.name for p in folder.iterdir()) == ["chroma", "notes.txt"]
+    assert (folder / "notes.txt").read_text() == "mine"
+    client = get_client(folder / "chroma")
+    assert client.list_collections() == []
+    client.close()
+    with EventLog(folder / "events.sqlite") as log:
+        assert log.count() == 0
+    assert reset_store(tmp_path / "never-created") == tmp_path / "never-created"  # no error
+
+
+def test_reset_store_refuses_a_store_another_process_holds(tmp_path):
+    import subprocess
+    import sys
+
+    from recsys_nb.store import StoreLockedError, reset_store
+
+    folder = tmp_path / "s"
+    _filled_store_folder(folder)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder / "chroma")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = sorted(p.name for p in (folder / "chroma").iterdir())
+        assert "chroma.sqlite3" in before
+        with pytest.raises(StoreLockedError) as err:
+            reset_store(folder)  # refuses at once: it never waits, never deletes
+        message = str(err.value)
+        assert f"open in process {holder.pid}" in message and "rec.close()" in message
+        assert sorted(p.name for p in (folder / "chroma").iterdir()) == before
+        assert (folder / "events.sqlite").exists()
+    finally:
+        holder.communicate("\n", timeout=60)
+    reset_store(folder)  # the holder exited: the lock is free again
+    assert not (folder / "events.sqlite").exists()
+
+
+@pytest.mark.server
+@pytest.mark.xfail(strict=True, reason="issue 12")
+def test_reset_store_in_server_mode_empties_the_servers_collections(server_env, tmp_path):
+    """With CHROMA_HOST set the Chroma data lives on the server; reset_store only deletes the
+    local folder, so the server keeps the items and profiles (issue 12)."""
+    from recsys_nb.store import reset_store
+
+    model = f"reset-{tmp_path.name}"  # the session's server is shared: a collection of our own
+    items, vecs = make_items(20, np.random.default_rng(6))
+    ItemStore(get_client(), model, DIM).add_items(items, vecs)
+    reset_store(tmp_path / "s")
+    assert ItemStore(get_client(), model, DIM).count() == 0
