@@ -51,12 +51,45 @@ def chromium_path() -> str:
     return str(path)
 
 
+#: The parameter set each notebook runs with in the browser: small, and different from nbval's
+#: (the defaults) and from each papermill test's, so no notebook executes twice with the same
+#: parameters. Each keeps every widget of the notebook on the page.
+BROWSER_PARAMETERS: dict[str, dict[str, Any]] = {
+    "00_quickstart": {"TOP_N": 8},
+    "01_items_and_embeddings": {"N_ITEMS": 3000, "TOP_N": 4},
+    "02_interest_vectors": {"N_STEPS": 15, "ALPHAS": [0.1, 0.5]},
+    "03_recommendations": {"N_USERS": 15},
+    "04_not_interested": {"N_USERS": 30, "K": [10, 30]},
+    "05_temporal_momentum": {"N_USERS": 30, "WINDOWS": [10], "VARIANTS": ["momentum", "recent"]},
+    "06_evaluation_and_tuning": {
+        "N_USERS": 30, "EMBEDDINGS": ["blend", "minilm"], "ALPHA_VIEW_GRID": [0.3],
+        "FACTOR_GRID": [0.0], "POPULARITY_WEIGHT_GRID": [0.0], "COLD_START_EVENTS": [1],
+        "BASELINES": ["popularity"]},
+    "07_playground": {"CLONE_CHOICES": 10},
+}
+
+
+def prepare_notebooks(source: Path, target: Path) -> Path:
+    """Copy every notebook into ``target`` with its BROWSER_PARAMETERS injected after the
+    ``parameters`` cell (papermill's prepare-only mode: nothing is executed)."""
+    import papermill
+
+    for path in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        papermill.execute_notebook(str(path), str(target / path.name),
+                                   parameters=BROWSER_PARAMETERS.get(path.stem, {}),
+                                   prepare_only=True, kernel_name="python3",
+                                   progress_bar=False, log_output=False)
+    return target
+
+
 @pytest.fixture(scope="session")
 def jupyterlab(
     chromium_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JupyterLab]:
-    """A JupyterLab server on 127.0.0.1 serving notebooks/, stopped by PID at the end."""
-    lab = start_jupyterlab(REPO / "notebooks", tmp_path_factory.mktemp("jupyterlab"))
+    """A JupyterLab server on 127.0.0.1 serving copies of notebooks/ with BROWSER_PARAMETERS
+    injected (papermill, not executed), stopped by PID at the end."""
+    folder = prepare_notebooks(REPO / "notebooks", tmp_path_factory.mktemp("notebooks"))
+    lab = start_jupyterlab(folder, tmp_path_factory.mktemp("jupyterlab"))
     try:
         yield lab
     finally:
