@@ -15,7 +15,7 @@ from nbrun import NOTEBOOKS, check_conventions, run_notebook
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import embed_items
-from recsys_nb.evaluate import evaluate, temporal_split
+from recsys_nb.evaluate import Difference, evaluate, temporal_split, verdict
 from recsys_nb.lessons.momentum import WORDS
 from recsys_nb.plots import plot_metric_by_window, plot_momentum_2d, plot_next_item_similarity
 from recsys_nb.recommender import (
@@ -41,14 +41,6 @@ NOTEBOOK = "05_temporal_momentum.ipynb"
 def test_notebook_follows_the_conventions():
     """Committed without outputs, one `parameters` cell of commented literals."""
     check_conventions(NOTEBOOK)
-
-
-def _verdict(mean: float, low: float, high: float, tolerance: float) -> str:
-    if mean > tolerance and low > 0:
-        return "helps"
-    if mean < -tolerance and high < 0:
-        return "hurts"
-    return "no measurable effect"
 
 
 @pytest.mark.notebook
@@ -87,7 +79,8 @@ def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path)
             # same users on both sides: the mean paired difference is the difference of means
             assert mean == pytest.approx(predicted[name][metric] - rec["results"]["current"][
                 metric], abs=2e-4)
-            assert verdicts[name] == _verdict(mean, low, high, rec["tolerance"])
+            assert verdicts[name] == verdict(Difference(metric, mean, low, high, n_users),
+                                              rec["tolerance"], WORDS)
     # the summary's counts and windows are the verdicts' (the old prose miscounted them)
     for suffix, verdicts in (("", rec["verdicts"]), ("_ndcg", rec["verdicts_ndcg"])):
         counts = [sum(v == word for v in verdicts.values()) for word in WORDS]
