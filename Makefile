@@ -14,6 +14,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest-xdist workers of `make test` / `make test-fast` (the budgets are for 2 cores; JOBS=1 runs
+# in one process)
+JOBS   ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 # The venv's python/jupyter/chroma come first, so kernels started by papermill and nbval use it.
@@ -57,12 +60,12 @@ lint: $(STAMP)
 	$(BIN)/python -m recsys_nb.nbclean --check $(NOTEBOOKS)
 
 test: lint
-	$(BIN)/pytest tests --nbval-lax notebooks --durations=15
+	$(BIN)/pytest tests --nbval-lax notebooks -n $(JOBS) --dist loadfile --durations=15
 
 # The quick loop: unit and server tests, no notebook runs and no browser (tests/browser).
 .PHONY: test-fast
 test-fast: lint
-	$(BIN)/pytest tests -m "not browser and not notebook" -q --durations=10
+	$(BIN)/pytest tests -m "not browser and not notebook" -q -n $(JOBS) --dist loadfile --durations=10
 
 # Containers often run as root; Jupyter refuses root without --allow-root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -53,3 +57,24 @@ def minilm():
 
     return get_minilm()
 
+
+
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The browser tier's latency samples of this run (visible without -s and with -q), merged
+    from the files its pytest-xdist workers wrote (tests/browser/conftest.py)."""
+    build = Path(__file__).resolve().parents[1] / "build"
+    samples: dict[str, list[float]] = {}
+    for path in sorted(build.glob("browser_timings-*.json")):
+        if path.stat().st_mtime >= _SESSION_START:
+            for name, entry in json.loads(path.read_text(encoding="utf-8")).items():
+                samples.setdefault(name, []).extend(entry["samples_ms"])
+    if not samples:
+        return
+    terminalreporter.section("browser: user action -> widget output updated (ms)")
+    for name, values in samples.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        terminalreporter.write_line(f"{name}: p50 {statistics.median(values):.0f}  [{shown}]")
+    terminalreporter.write_line("(also in build/browser_timings-*.json)")

@@ -21,9 +21,9 @@ from .jupyter import CHROMIUM_ARGS, JupyterLab, find_chromium, start_jupyterlab
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 SCREENSHOTS = BUILD / "screenshots"
-TIMINGS_JSON = BUILD / "browser_timings.json"
+# one file per pytest-xdist worker (make test runs two): the controller's summary merges them
+TIMINGS_JSON = BUILD / f"browser_timings-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json"
 MISSING = "install chromium: apt-get install -y chromium (Debian) — or run `make test-fast`"
-TIMINGS: pytest.StashKey[dict[str, list[float]]] = pytest.StashKey()
 
 
 def _on_ci() -> bool:
@@ -69,14 +69,17 @@ BROWSER_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
-def prepare_notebooks(source: Path, target: Path) -> Path:
+def prepare_notebooks(source: Path, target: Path, stores: Path) -> Path:
     """Copy every notebook into ``target`` with its BROWSER_PARAMETERS injected after the
-    ``parameters`` cell (papermill's prepare-only mode: nothing is executed)."""
+    ``parameters`` cell (papermill's prepare-only mode: nothing is executed), each with its own
+    store folder under ``stores`` (nbval, maybe running at the same time in another pytest-xdist
+    worker, holds the default one)."""
     import papermill
 
     for path in sorted(source.glob("[0-9][0-9]_*.ipynb")):
-        papermill.execute_notebook(str(path), str(target / path.name),
-                                   parameters=BROWSER_PARAMETERS.get(path.stem, {}),
+        parameters = {**BROWSER_PARAMETERS.get(path.stem, {}),
+                      "STORE_DIR": str(stores / path.stem)}
+        papermill.execute_notebook(str(path), str(target / path.name), parameters=parameters,
                                    prepare_only=True, kernel_name="python3",
                                    progress_bar=False, log_output=False)
     return target
@@ -88,7 +91,8 @@ def jupyterlab(
 ) -> Iterator[JupyterLab]:
     """A JupyterLab server on 127.0.0.1 serving copies of notebooks/ with BROWSER_PARAMETERS
     injected (papermill, not executed), stopped by PID at the end."""
-    folder = prepare_notebooks(REPO / "notebooks", tmp_path_factory.mktemp("notebooks"))
+    folder = prepare_notebooks(REPO / "notebooks", tmp_path_factory.mktemp("notebooks"),
+                               tmp_path_factory.mktemp("stores"))
     lab = start_jupyterlab(folder, tmp_path_factory.mktemp("jupyterlab"))
     try:
         yield lab
@@ -133,23 +137,8 @@ def timings(request: pytest.FixtureRequest) -> Iterator[dict[str, list[float]]]:
     """Latency samples in ms (name -> samples), written to build/browser_timings.json at the end
     and printed in the terminal summary."""
     samples: dict[str, list[float]] = {}
-    request.config.stash[TIMINGS] = samples
     yield samples
     BUILD.mkdir(exist_ok=True)
     summary = {name: {"p50_ms": round(statistics.median(v), 1), "samples_ms": v}
                for name, v in samples.items() if v}
     TIMINGS_JSON.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Print the latency samples (visible without -s and with -q)."""
-    samples = config.stash.get(TIMINGS, None)
-    if not samples:
-        return
-    terminalreporter.section("browser: user action -> widget output updated (ms)")
-    for name, values in samples.items():
-        if values:
-            shown = ", ".join(f"{v:.0f}" for v in values)
-            terminalreporter.write_line(
-                f"{name}: p50 {statistics.median(values):.0f}  [{shown}]")
-    terminalreporter.write_line(f"(also in {TIMINGS_JSON.relative_to(REPO)})")
