@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys_nb.vectors import relative_similarities
+from recsys_nb.trajectories import relative_similarities
 
 # --------------------------------------------------------------------------------------------
 # Notebook 01: the embedding space in 2-D, and how similar neighbours are.
@@ -524,8 +524,9 @@ def plot_ablation(
 # --------------------------------------------------------------------------------------------
 # Notebook 05: temporal momentum, predicted interest against the current one.
 
-# The window math (predict_from_window, MOMENTUM_METHODS, predicted_trajectory,
-# next_item_similarity) lives in recsys_nb.vectors: Recommender.predict_interest uses it too.
+# The window math (predict_from_window, MOMENTUM_METHODS) lives in recsys_nb.vectors, where
+# Recommender.predict_interest uses it too; predicted_trajectory and next_item_similarity in
+# recsys_nb.trajectories.
 
 
 def plot_momentum_2d(

@@ -10,9 +10,10 @@ from nbrun import check_conventions, run_notebook
 
 from recsys_nb import replay, vectors
 from recsys_nb.data import load_movielens, subset_items
+from recsys_nb.item_space import genre_centroids
 from recsys_nb.plots import top_genres
 from recsys_nb.recommender import Recommender
-from recsys_nb.vectors import genre_centroids, interest_trajectory, relative_similarities
+from recsys_nb.trajectories import interest_trajectory, relative_similarities
 from recsys_nb.widgets import InterestReplay
 
 NOTEBOOK = "02_interest_vectors.ipynb"

@@ -2,8 +2,8 @@
 the rule that made its verdicts and an independent ``evaluate()`` run; a bad parameter failing at
 the parameters check; the current-vs-predicted scrubber driven in-process against a real (small)
 Recommender; the plots. (The window math, ``vectors.predict_from_window`` /
-``predicted_trajectory``, is tested in test_vectors.py; the lesson module's checks, verdicts and
-summary in test_lessons_momentum.py.)"""
+``trajectories.predicted_trajectory``, is tested in test_vectors.py / test_trajectories.py; the
+lesson module's checks, verdicts and summary in test_lessons_momentum.py.)"""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from recsys_nb.recommender import (
     item_counts,
 )
 from recsys_nb.report import read_recorded
-from recsys_nb.vectors import predicted_trajectory
+from recsys_nb.trajectories import predicted_trajectory
 from recsys_nb.widgets import MomentumScrubber
 
 matplotlib.use("Agg")

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys_nb import replay as R
+from recsys_nb import trajectories
 from recsys_nb import vectors as V
 from recsys_nb.vectors import DegenerateVectorError, OvershootError
 
@@ -259,7 +260,7 @@ def test_interest_trajectory_is_the_replay_step_by_step():
     matrix = V.normalize(rng.standard_normal((6, 5)))
     rows = np.array([2, 0, 0, 4, 1, 5, 3])
     kinds = ["not_interested", "view", "favorite", "not_interested", "view", "view", "favorite"]
-    traj = V.interest_trajectory(matrix, rows, kinds, 0.3, 0.6, 0.4)
+    traj = trajectories.interest_trajectory(matrix, rows, kinds, 0.3, 0.6, 0.4)
     assert traj.shape == (7, 5) and traj.dtype == np.float32
     assert np.isnan(traj[0]).all() and not np.isnan(traj[1:]).any()  # cold not-interested
     ops = ["subtract" if k == "not_interested" else "ema" for k in kinds]
@@ -269,9 +270,9 @@ def test_interest_trajectory_is_the_replay_step_by_step():
                             cold_subtract="ignore")
         np.testing.assert_array_equal(traj[k], replayed.vector)
     start = V.normalize(rng.standard_normal(5))
-    warm = V.interest_trajectory(matrix, rows[:1], ["view"], 0.3, 0.6, start=start)
+    warm = trajectories.interest_trajectory(matrix, rows[:1], ["view"], 0.3, 0.6, start=start)
     np.testing.assert_allclose(warm[0], V.ema_update(start, matrix[2], 0.3), atol=1e-6)
     with pytest.raises(ValueError, match="unknown event kind 'click'"):
-        V.interest_trajectory(matrix, rows[:1], ["click"], 0.3, 0.6)
+        trajectories.interest_trajectory(matrix, rows[:1], ["click"], 0.3, 0.6)
     with pytest.raises(ValueError, match="one kind per event"):
-        V.interest_trajectory(matrix, rows, kinds[:2], 0.3, 0.6)
+        trajectories.interest_trajectory(matrix, rows, kinds[:2], 0.3, 0.6)

@@ -107,13 +107,16 @@ def _recsys_imports(path: Path) -> set[str]:
 
 
 def test_imports_point_one_way():
-    """widgets -> recommender / plots / vectors; plots -> vectors; vectors -> kinds, topn only;
+    """widgets -> recommender / plots / vectors; plots -> trajectories -> vectors -> topn;
     nothing below the presentation layer imports a widget."""
-    # the math layer: vectors uses only the leaf modules kinds (the event table) and topn (the
-    # one top-N kernel), which import nothing of ours
-    assert _recsys_imports(PACKAGE / "vectors.py") == {"recsys_nb.kinds", "recsys_nb.topn"}
+    # the math layer: vectors uses only the leaf module topn (the one top-N kernel); kinds (the
+    # event table) and topn import nothing of ours
+    assert _recsys_imports(PACKAGE / "vectors.py") == {"recsys_nb.topn"}
     assert _recsys_imports(PACKAGE / "kinds.py") == _recsys_imports(PACKAGE / "topn.py") == set()
-    assert _recsys_imports(PACKAGE / "plots.py") == {"recsys_nb.vectors"}
+    assert _recsys_imports(PACKAGE / "trajectories.py") == {
+        "recsys_nb.kinds", "recsys_nb.vectors"}
+    assert _recsys_imports(PACKAGE / "item_space.py") == {"recsys_nb.vectors"}
+    assert _recsys_imports(PACKAGE / "plots.py") == {"recsys_nb.trajectories"}
     for path in PACKAGE.glob("*.py"):
         assert not any(m.startswith("recsys_nb.widgets") for m in _recsys_imports(path)), path
     assert not (PACKAGE / "app.py").exists()  # the playground lives in recsys_nb.widgets

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_nb import vectors
+from recsys_nb import trajectories, vectors
 from recsys_nb.evaluate import EvaluationResult, Split, verdict_table
 from recsys_nb.experiment import Experiment
 from recsys_nb.parameters import (
@@ -217,10 +217,10 @@ def toy_estimates(points: np.ndarray, weight: float = 1.0,
                   alpha: float = 0.3) -> dict[str, np.ndarray]:
     """What the technique computes from a 2-D history (oldest first): the half means ``a1``,
     ``a2``, the momentum ``predicted`` (``vectors.predict_momentum``) and the ``current`` EMA
-    interest with ``alpha`` (``vectors.interest_trajectory``, every event a view)."""
+    interest with ``alpha`` (``trajectories.interest_trajectory``, every event a view)."""
     pts = np.asarray(points, dtype=np.float64)
     half = len(pts) // 2
-    ema = vectors.interest_trajectory(pts, np.arange(len(pts)), ["view"] * len(pts), alpha,
+    ema = trajectories.interest_trajectory(pts, np.arange(len(pts)), ["view"] * len(pts), alpha,
                                       alpha)[-1]
     return {"a1": pts[:half].mean(axis=0), "a2": pts[half:].mean(axis=0),
             "predicted": vectors.predict_momentum(pts, weight=weight), "current": ema}

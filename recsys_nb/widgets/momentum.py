@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from recsys_nb.plots import plot_next_item_similarity
-from recsys_nb.vectors import (
-    MOMENTUM_METHODS,
+from recsys_nb.trajectories import (
     interest_trajectory,
     next_item_similarity,
     predicted_trajectory,
 )
+from recsys_nb.vectors import MOMENTUM_METHODS
 from recsys_nb.widgets.common import item_label
 from recsys_nb.widgets.outputs import _figure_output, _side_by_side
 from recsys_nb.widgets.replay import (

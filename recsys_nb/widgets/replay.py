@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb.item_space import genre_centroids
 from recsys_nb.plots import plot_genre_similarity, top_genres
 from recsys_nb.snapshot import mimebundle
-from recsys_nb.vectors import (
-    genre_centroids,
+from recsys_nb.trajectories import (
     interest_trajectory,
     relative_similarities,
     trajectory_similarities,
