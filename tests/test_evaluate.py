@@ -318,7 +318,7 @@ def test_evaluate_baselines_table_has_no_nan():
     split = tiny_split()
     results = evaluate_baselines(split, (1, 2), ease_lambda=1.0)
     table = pd.DataFrame([r.row for r in results.values()])
-    assert table.model.tolist() == ["popularity", "itemknn", "ease"]
+    assert table.model.tolist() == ["popularity", "trending", "itemknn", "ease"]
     assert not table.isna().any().any()
     assert {"recall@1", "recall@2", "ndcg@2", "hitrate@1", "mrr", "coverage@2"} <= set(table)
     # user 5's held-out item 2 is first for item-kNN and popularity among unseen items
@@ -398,7 +398,7 @@ def test_baselines_on_a_movielens_sample(small_movielens):
     assert table.loc["ease", "recall@50"] > table.loc["popularity", "recall@50"] + 0.03
     assert table.loc["itemknn", "recall@50"] > table.loc["popularity", "recall@50"] + 0.03
     # popularity shows everybody nearly the same list: the lowest coverage
-    assert table["coverage@50"].idxmin() == "popularity"
+    assert table["coverage@50"].idxmin() in ("popularity", "trending")
 
 
 def test_evaluate_rejects_k_above_catalogue_before_building():

@@ -10,6 +10,8 @@ next?". This package answers it the same way for every model:
    ``ingest``, then ``recommend`` for every scored user); :func:`evaluate_baseline`
    (:mod:`.baselines`) scores popularity, item-kNN and EASE on the same split. Both return an
    :class:`EvaluationResult`: the metrics row, per-user metrics, the ranked lists.
+   :mod:`.rolling` adds the leak-free protocol: global cut-offs, every model learning from the
+   events before each (``rolling_splits``, ``evaluate_rolling``, ``pool``).
 4. :func:`paired_difference` and :func:`verdict` (:mod:`.compare`) say whether one result beats
    another on the same users beyond the noise.
 5. :func:`sweep` (:mod:`.sweep`) runs :func:`evaluate` over a validated grid; for memoized runs
@@ -23,6 +25,7 @@ from recsys_nb.evaluate.baselines import (
     BASELINES,
     DEFAULT_EASE_LAMBDA,
     DEFAULT_KNN_NEIGHBORS,
+    DEFAULT_TRENDING_DAYS,
     Interactions,
     Scorer,
     ease_scorer,
@@ -32,6 +35,7 @@ from recsys_nb.evaluate.baselines import (
     itemknn_scorer,
     popularity_scorer,
     recommend_baseline,
+    trending_scorer,
 )
 from recsys_nb.evaluate.compare import (
     CLAIM_WORDS,
@@ -57,11 +61,20 @@ from recsys_nb.evaluate.product import (
     evaluate,
 )
 from recsys_nb.evaluate.results import EvaluationResult
+from recsys_nb.evaluate.rolling import (
+    cutoff_dates,
+    cutoff_split,
+    evaluate_rolling,
+    pool,
+    rolling_splits,
+)
 from recsys_nb.evaluate.splits import RELEVANCE, Split, temporal_split
 from recsys_nb.evaluate.sweep import SWEEP_SPACE, sweep, validate_grid
 
 __all__ = [
     "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",
+    "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling", "pool",
+    "rolling_splits", "trending_scorer",
     "NOT_MEASURED", "RELEVANCE", "SWEEP_SPACE", "Difference", "Evaluable", "EvaluationResult",
     "ExactEvaluable", "Interactions", "RecommenderFactory", "Scorer", "Split", "ann_overlap",
     "check_cutoffs", "coverage", "ease_scorer", "evaluate", "evaluate_baseline",

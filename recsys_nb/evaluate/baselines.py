@@ -21,7 +21,9 @@ from recsys_nb.evaluate.results import EvaluationResult
 from recsys_nb.evaluate.splits import Split, _check_int, relevant_or_raise
 from recsys_nb.topn import top_n
 
-BASELINES = ("popularity", "itemknn", "ease")
+BASELINES = ("popularity", "trending", "itemknn", "ease")
+#: "trending" counts the positive events of the last this many days before the split's cut-off
+DEFAULT_TRENDING_DAYS = 180.0
 DEFAULT_EASE_LAMBDA = 500.0
 DEFAULT_KNN_NEIGHBORS: int | None = None
 
@@ -165,9 +167,42 @@ def _spd_inverse(a: np.ndarray) -> np.ndarray:
 
 
 
-def _baseline_scorer(name: str, data: Interactions, params: Mapping[str, Any]) -> Scorer:
+def trending_scorer(data: Interactions, events: pd.DataFrame, as_of: float,
+                    days: float = DEFAULT_TRENDING_DAYS) -> Scorer:
+    """What is popular *now*: positive events per item in the ``days`` before ``as_of`` (unix
+    seconds), the same list for everybody; all-time popularity only breaks ties (it adds less
+    than 1, so one more recent event always wins).
+
+    Raises:
+        ValueError: ``days`` not a positive number.
+    """
+    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
+        raise ValueError(f"days={days!r} must be a number > 0, e.g. {DEFAULT_TRENDING_DAYS:g}")
+    if "kind" in events.columns:
+        events = events[events["kind"] != "not_interested"]
+    ts = events["timestamp"].to_numpy(dtype=np.float64)
+    recent = events[(ts >= as_of - float(days) * 86_400.0) & (ts < as_of)]
+    cols = pd.Index(data.item_ids).get_indexer(recent["item_id"].to_numpy(dtype=np.int64))
+    counts = np.bincount(cols[cols >= 0], minlength=len(data.item_ids)).astype(np.float64)
+    all_time = np.asarray(data.matrix.sum(axis=0), dtype=np.float64).ravel()
+    counts += all_time / (all_time.max(initial=0.0) + 1.0)
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(counts, (len(rows), counts.size)).copy()
+
+    return score
+
+
+def _baseline_scorer(name: str, data: Interactions, params: Mapping[str, Any],
+                     split: Split) -> Scorer:
     if name == "popularity":
         return popularity_scorer(data)
+    if name == "trending":
+        # as of the cut-off (a global split), else just after the last training event
+        as_of = split.cutoff if split.cutoff is not None else float(
+            split.train["timestamp"].max()) + 1.0
+        return trending_scorer(data, split.train, as_of,
+                               params.get("days", DEFAULT_TRENDING_DAYS))
     if name == "itemknn":
         return itemknn_scorer(data, params.get("neighbors", DEFAULT_KNN_NEIGHBORS))
     if name == "ease":
@@ -195,7 +230,8 @@ def recommend_baseline(
     """Top-``n`` item ids per user from a baseline trained on ``split.train``, seen excluded.
 
     Args:
-        name: "popularity", "itemknn" (param ``neighbors``) or "ease" (param ``lam``).
+        name: "popularity", "trending" (param ``days``), "itemknn" (param ``neighbors``) or
+            "ease" (param ``lam``).
         users: whom to recommend for (default: the split's evaluated users).
         batch: users scored at once (bounds memory: batch x catalogue floats).
 
@@ -205,7 +241,8 @@ def recommend_baseline(
     users = split.users if users is None else np.asarray(users)
     n = check_list_length(n, split.n_items)
     data = interaction_matrix(split.train, split.item_ids)
-    scorer = _baseline_scorer(name, data, params)
+    scorer = _baseline_scorer(name, data, params, split)
+    fallback = scorer if name in ("popularity", "trending") else popularity_scorer(data)
     col = pd.Index(split.item_ids)
     seen_cols = [col.get_indexer(s) for s in split.seen(users)]
     rows = data.rows(users)
@@ -217,8 +254,8 @@ def recommend_baseline(
         scores = np.zeros((hi - lo, split.n_items))
         if known.any():
             scores[known] = scorer(r[known])
-        if (~known).any():  # no training interactions: fall back to popularity
-            scores[~known] = popularity_scorer(data)(r[~known])
+        if (~known).any():  # no training interactions: fall back to a non-personal list
+            scores[~known] = fallback(r[~known])
         out[lo:hi] = top_n(scores, n, seen_cols[lo:hi], split.item_ids)[0]
     return out
 
@@ -260,7 +297,7 @@ def evaluate_baselines(
     unknown = [m for m in models if m not in BASELINES]
     if unknown or not models:
         raise ValueError(f"unknown baseline(s) {unknown}; use some of {list(BASELINES)}")
-    params = {"popularity": {}, "itemknn": {"neighbors": knn_neighbors},
+    params = {"popularity": {}, "trending": {}, "itemknn": {"neighbors": knn_neighbors},
               "ease": {"lam": ease_lambda}}
     return {name: evaluate_baseline(name, split, cutoffs, relevance=relevance, **params[name])
             for name in models}

@@ -20,7 +20,8 @@ RELEVANCE = ("all", "positive")
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """A temporal per-user train/test split (build it with :func:`temporal_split`).
+    """A train/test split by time: per user (:func:`temporal_split`) or at one global cut-off
+    (:func:`recsys_nb.evaluate.rolling.rolling_splits`).
 
     Attributes:
         train: training events, sorted by timestamp (stable). Includes the events of skipped
@@ -31,6 +32,8 @@ class Split:
         item_ids: the catalogue (every item a model may recommend), sorted.
         items: the catalogue frame when the split was made from a ``Dataset``, else None.
         test_fraction, leave_last, min_events: the settings that made the split.
+        cutoff, horizon: for a global cut-off split, the cut-off (unix seconds: every training
+            event is earlier, for every user) and the test window's length in seconds.
     """
 
     train: pd.DataFrame
@@ -43,10 +46,15 @@ class Split:
     leave_last: int | None = None
     min_events: int = 5
     source: Dataset | None = field(default=None, repr=False)
+    cutoff: float | None = None
+    horizon: float | None = None
 
     def __repr__(self) -> str:
         how = f"leave_last={self.leave_last}" if self.leave_last else (
             f"test_fraction={self.test_fraction}")
+        if self.cutoff is not None:
+            day = pd.Timestamp(self.cutoff, unit="s").date()
+            how = f"cutoff={day}, horizon={(self.horizon or 0) / 86400:g} days"
         return (
             f"Split({how}, min_events={self.min_events}: {len(self.users):,} users, "
             f"{len(self.train):,} train / {len(self.test):,} test events, "
