@@ -10,6 +10,7 @@ one ``ValueError("invalid parameters: ...")``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +59,9 @@ def optional(rule: Rule) -> Rule:
 
 
 BOOL: Rule = (lambda v: isinstance(v, bool), "True or False")
+#: A report's STORE_DIR: None (the notebook's own folder, ``store.notebook_store``) or a path.
+FOLDER: Rule = (lambda v: v is None or (isinstance(v, str | os.PathLike) and bool(str(v).strip())),
+                "None or a folder path")
 
 
 def check_values(values: Mapping[str, Any], rules: Mapping[str, Rule]) -> list[str]:

@@ -753,12 +753,12 @@ class Recommender:
     def predict_interest(
         self,
         user_id: int | str,
-        window: int = 10,
+        window: int = vectors.WRITEUP_WINDOW,
         *,
         weight: float = 1.0,
         method: str = "momentum",
         half_life: float | None = None,
-        min_events: int = 4,
+        min_events: int = vectors.MIN_WINDOW_EVENTS,
     ) -> np.ndarray:
         """Where the user's interest is heading, from the last ``window`` positive events.
 

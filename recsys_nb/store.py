@@ -75,6 +75,12 @@ def server_address() -> tuple[str, int] | None:
     return host, port
 
 
+def notebook_store(notebook: str, store_dir: str | os.PathLike[str] | None = None) -> Path:
+    """A notebook's store folder: ``store_dir`` (its STORE_DIR parameter) or
+    ``data_dir() / "notebooks" / notebook``."""
+    return Path(store_dir) if store_dir else data_dir() / "notebooks" / notebook
+
+
 def get_client(path: str | Path | None = None) -> Any:
     """Open the Chroma client: an ``HttpClient`` if ``CHROMA_HOST`` is set, else a PersistentClient.
 

@@ -13,7 +13,9 @@ import numpy as np
 
 from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
 from recsys_nb.vectors import (
+    MIN_WINDOW_EVENTS,
     MOMENTUM_METHODS,
+    WRITEUP_WINDOW,
     DegenerateVectorError,
     normalize,
     predict_from_window,
@@ -94,12 +96,12 @@ def predicted_trajectory(
     rows: Sequence[int] | np.ndarray,
     kinds: Sequence[str],
     current: np.ndarray,
-    window: int = 10,
+    window: int = WRITEUP_WINDOW,
     *,
     weight: float = 1.0,
     method: str = "momentum",
     half_life: float | None = None,
-    min_events: int = 4,
+    min_events: int = MIN_WINDOW_EVENTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The predicted interest after every event of one history, as the service would answer.
 

@@ -647,6 +647,11 @@ def predict_momentum(
 
 #: How :func:`predict_from_window` (and ``Recommender.predict_interest``) extrapolate a window.
 MOMENTUM_METHODS = ("momentum", "recent", "time_weighted")
+#: The momentum window of the original write-up (its last N events), and the fewest positive
+#: events a window needs before a prediction replaces the current interest: the defaults of
+#: ``Recommender.predict_interest``, ``trajectories.predicted_trajectory`` and the scrubber.
+WRITEUP_WINDOW: int = 10
+MIN_WINDOW_EVENTS: int = 4
 
 
 def predict_from_window(

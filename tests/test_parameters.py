@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from recsys_nb.parameters import (
     BOOL,
+    FOLDER,
     check_lists,
     check_values,
     choice,
@@ -27,6 +30,7 @@ from recsys_nb.parameters import (
         (choice(["a", "b"]), ["a"], ["c", None], "one of ['a', 'b']"),
         (optional(integer(1)), [None, 4], [0], "None or an integer >= 1"),
         (BOOL, [True, False], [0, 1, "True"], "True or False"),
+        (FOLDER, [None, "store", Path("x")], ["", "  ", 5], "None or a folder path"),
     ],
 )
 def test_rules(rule, good, bad, what):
@@ -59,3 +63,11 @@ def test_raise_problems():
     raise_problems([])
     with pytest.raises(ValueError, match="^invalid parameters: a; b$"):
         raise_problems(["a", "b"])
+
+
+def test_notebook_store(tmp_path, monkeypatch):
+    from recsys_nb.store import notebook_store
+
+    monkeypatch.setenv("RECSYS_NB_DATA", str(tmp_path))
+    assert notebook_store("05_x") == tmp_path / "notebooks" / "05_x"
+    assert notebook_store("05_x", str(tmp_path / "mine")) == tmp_path / "mine"

@@ -24,8 +24,6 @@ one call:
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from recsys_nb import trajectories, vectors
 from recsys_nb.evaluate import EvaluationResult, Split, verdict_table
 from recsys_nb.experiment import Experiment
 from recsys_nb.parameters import (
+    FOLDER,
     Rule,
     check_lists,
     check_values,
@@ -48,7 +47,8 @@ from recsys_nb.parameters import (
     raise_problems,
 )
 from recsys_nb.recommender import IngestReport, Recommender
-from recsys_nb.store import data_dir
+from recsys_nb.store import notebook_store
+from recsys_nb.vectors import MIN_WINDOW_EVENTS, WRITEUP_WINDOW  # noqa: F401 - read by notebook 05
 from recsys_nb.widgets import MomentumScrubber, item_label
 
 #: verdict words of this lesson: (the prediction wins, it loses, neither)
@@ -57,15 +57,6 @@ WORDS = ("helps", "hurts", "no measurable effect")
 #: the variants of the prediction, as ``predict_interest`` / ``recommend(mode="predicted")``
 #: keywords (the damped weight is a parameter, see :meth:`MomentumConfig.specs`)
 VARIANTS = ("momentum", "damped", "recent", "time_weighted")
-
-_PREDICT = inspect.signature(Recommender.predict_interest).parameters
-#: the write-up's window (``predict_interest``'s default, 10) and the fewest positive events in
-#: the window for a prediction (fewer: the current interest is kept)
-WRITEUP_WINDOW: int = _PREDICT["window"].default
-MIN_WINDOW_EVENTS: int = _PREDICT["min_events"].default
-
-_FOLDER: Rule = (lambda v: v is None or isinstance(v, str | os.PathLike),
-                 "None or a folder path (a string)")
 
 #: the rule of every single-valued parameter of the notebook
 RULES: dict[str, Rule] = {
@@ -79,7 +70,7 @@ RULES: dict[str, Rule] = {
     "TOP_N": integer(1),
     "NEXT_K": integer(1),
     "SEED": integer(0),
-    "STORE_DIR": _FOLDER,
+    "STORE_DIR": FOLDER,
 }
 #: the rule of each value of the list parameters
 LIST_RULES: dict[str, Rule] = {
@@ -169,9 +160,7 @@ class MomentumConfig:
     @property
     def store_path(self) -> Path:
         """The store folder: ``store_dir``, or ``data/notebooks/05_temporal_momentum``."""
-        if self.store_dir:
-            return Path(self.store_dir)
-        return data_dir() / "notebooks" / "05_temporal_momentum"
+        return notebook_store("05_temporal_momentum", self.store_dir)
 
     def specs(self) -> dict[str, dict[str, Any]]:
         """Each measured variant as ``predict_interest`` keywords (method, weight)."""

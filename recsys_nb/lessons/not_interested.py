@@ -44,6 +44,7 @@ from recsys_nb.evaluate import (
 )
 from recsys_nb.experiment import Experiment
 from recsys_nb.parameters import (
+    FOLDER,
     check_lists,
     check_values,
     integer,
@@ -53,7 +54,7 @@ from recsys_nb.parameters import (
 )
 from recsys_nb.recommender import IngestReport, Recommender
 from recsys_nb.replay import replay_batch
-from recsys_nb.store import data_dir, reset_store
+from recsys_nb.store import notebook_store, reset_store
 from recsys_nb.topn import top_n
 
 #: The four query vectors compared in section 4, in table order; the first is the service's.
@@ -102,11 +103,9 @@ class Config:
     @property
     def store_path(self) -> Path:
         """``store_dir``, or ``data/notebooks/04_not_interested``."""
-        return self.store_dir if self.store_dir is not None else (
-            data_dir() / "notebooks" / NOTEBOOK)
+        return notebook_store(NOTEBOOK, self.store_dir)
 
 
-_PATH = (lambda v: v is None or isinstance(v, str | Path), "None or a folder path (a string)")
 RULES = {
     "N_USERS": optional(integer(1)),
     "MIN_EVENTS": integer(2),
@@ -116,7 +115,7 @@ RULES = {
     "FACTOR": number(0, MAX_FACTOR),
     "TOP_N": integer(1),
     "TOLERANCE": number(0),
-    "STORE_DIR": _PATH,
+    "STORE_DIR": FOLDER,
 }
 LIST_RULES = {"K": integer(1)}
 

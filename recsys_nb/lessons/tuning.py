@@ -19,7 +19,6 @@ Experiment and calling the same measuring functions.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from recsys_nb.evaluate import (
 from recsys_nb.experiment import Experiment
 from recsys_nb.parameters import (
     BOOL,
+    FOLDER,
     Rule,
     check_lists,
     check_values,
@@ -59,7 +59,8 @@ from recsys_nb.recommender import (
     DEFAULT_TEXT_WEIGHT,
     Recommender,
 )
-from recsys_nb.store import StoreLock, data_dir, reset_store
+from recsys_nb.store import StoreLock, notebook_store, reset_store
+from recsys_nb.vectors import WRITEUP_WINDOW
 
 # ------------------------------------------------------------------------------ parameters
 
@@ -90,8 +91,7 @@ VALUE_RULES: dict[str, Rule] = {
     "TEST_FRACTION": number(0, 1, open_low=True, open_high=True),
     "TOLERANCE": (number(0)[0], "a number >= 0, e.g. 0.005"),
     "SEED": integer(0),
-    "STORE_DIR": (lambda v: v is None or (isinstance(v, str | Path) and bool(str(v).strip())),
-                  "None or a folder path"),
+    "STORE_DIR": FOLDER,
 }
 #: Lists: name -> the rule every value must pass.
 LIST_RULES: dict[str, Rule] = {
@@ -111,7 +111,6 @@ SWEEPS = {"alpha_view": "ALPHA_VIEW_GRID", "alpha_favorite": "ALPHA_FAVORITE_GRI
           "not_interested_factor": "FACTOR_GRID", "popularity_weight": "POPULARITY_WEIGHT_GRID",
           "window": "WINDOW_GRID"}
 #: The momentum window of the original write-up: ``predict_interest``'s default.
-WRITEUP_WINDOW: int = inspect.signature(Recommender.predict_interest).parameters["window"].default
 #: Each sweep's default value, marked in the plots and always added to the grid.
 SWEEP_DEFAULTS = {**DEFAULT_PARAMS, "window": WRITEUP_WINDOW}
 
@@ -188,8 +187,7 @@ class TuningConfig:
         return f"recall@{self.kmax}"
 
     def store_path(self) -> Path:
-        return Path(self.store_dir) if self.store_dir else (
-            data_dir() / "notebooks" / "06_evaluation_and_tuning")
+        return notebook_store("06_evaluation_and_tuning", self.store_dir)
 
     def check_split(self, split: Split) -> None:
         """The checks that need the data: K within the catalogue, SVD sizes below the number of

@@ -14,7 +14,7 @@ from recsys_nb.trajectories import (
     next_item_similarity,
     predicted_trajectory,
 )
-from recsys_nb.vectors import MOMENTUM_METHODS
+from recsys_nb.vectors import MIN_WINDOW_EVENTS, MOMENTUM_METHODS, WRITEUP_WINDOW
 from recsys_nb.widgets.common import item_label
 from recsys_nb.widgets.outputs import _figure_output, _side_by_side
 from recsys_nb.widgets.replay import (
@@ -68,11 +68,11 @@ class MomentumScrubber(_ReplayView):
         *,
         n: int = 10,
         next_k: int = 20,
-        window: int = 10,
+        window: int = WRITEUP_WINDOW,
         method: str = "momentum",
         weight: float = 1.0,
         half_life: float | None = None,
-        min_events: int = 4,
+        min_events: int = MIN_WINDOW_EVENTS,
         title: str = "",
         prior: np.ndarray | None = None,
         prior_weight: float = 0.0,
@@ -152,11 +152,11 @@ class MomentumScrubber(_ReplayView):
         *,
         n: int = 10,
         next_k: int = 20,
-        window: int = 10,
+        window: int = WRITEUP_WINDOW,
         method: str = "momentum",
         weight: float = 1.0,
         half_life: float | None = None,
-        min_events: int = 4,
+        min_events: int = MIN_WINDOW_EVENTS,
         title: str = "",
     ) -> MomentumScrubber:
         """The current-vs-predicted scrubber for one user's history over a Recommender's items.

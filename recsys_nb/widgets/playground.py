@@ -274,9 +274,9 @@ def playground_store() -> Path:
     """Where the playground keeps its users: ``data/app`` when served with a Chroma server
     (``make app``: the server's data and the event log), else ``data/notebooks/07_playground``
     (an embedded store: one kernel at a time)."""
-    from recsys_nb.store import data_dir, server_address
+    from recsys_nb.store import data_dir, notebook_store, server_address
 
-    return data_dir() / "app" if server_address() else data_dir() / "notebooks" / "07_playground"
+    return data_dir() / "app" if server_address() else notebook_store("07_playground")
 
 
 def open_playground(dataset: Dataset, path: str | Path | None = None, **kwargs: Any) -> Any:
