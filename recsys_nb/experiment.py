@@ -51,6 +51,11 @@ from recsys_nb.store import data_dir
 RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
 
 
+def _embedding_name(embedding: str) -> str:
+    """"default" means the package's default embedding."""
+    return DEFAULT_EMBEDDING if embedding == "default" else embedding
+
+
 class Experiment:
     """Measure configurations of the Recommender on ``split``, each once.
 
@@ -111,14 +116,14 @@ class Experiment:
     def dim_for(embedding: str, dim: int | None = None) -> int | None:
         """The vector size a configuration uses: ``dim``, or the package's for that embedding;
         None for MiniLM, whose size is the model's."""
-        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        name = _embedding_name(embedding)
         if name == "minilm":
             return None
         return DEFAULT_DIMS[name] if dim is None else int(dim)
 
     def vectors(self, embedding: str = "default", dim: int | None = None) -> ItemVectors:
         """The item vectors of one embedding space, learned from the training events, once."""
-        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        name = _embedding_name(embedding)
         key = (name, self.dim_for(name, dim))
         if key not in self._vectors:
             t0 = time.perf_counter()
@@ -132,7 +137,7 @@ class Experiment:
     def build_seconds(self, embedding: str = "default", dim: int | None = None) -> float:
         """Seconds spent embedding (cache reads included) one space."""
         self.vectors(embedding, dim)
-        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        name = _embedding_name(embedding)
         return self._vectors[(name, self.dim_for(name, dim))][1]
 
     def recommender(self, embedding: str = "default", dim: int | None = None,
@@ -182,7 +187,7 @@ class Experiment:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: "
                             f"{sorted(DEFAULT_PARAMS)} (recommend keywords go in recommend=)")
         split = self.split if on is None else self.on(on)
-        name = DEFAULT_EMBEDDING if embedding == "default" else embedding
+        name = _embedding_name(embedding)
         full = {**DEFAULT_PARAMS, **params}
         rec_kwargs = dict(recommend or {})
         key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
