@@ -45,7 +45,7 @@ from recsys_nb.recommender import (
     Recommender,
     item_counts,
 )
-from recsys_nb.store import data_dir
+from recsys_nb.store import embedding_cache_path
 
 #: ``recommend`` keywords a sweep may vary (the rest are recommender parameters)
 RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
@@ -87,8 +87,7 @@ class Experiment:
         self.popularity = item_counts(self.train.events)
         self._tmp = path is None
         self.path = Path(tempfile.mkdtemp(prefix="recsys_nb_exp_")) if path is None else Path(path)
-        self.cache_path = Path(cache_path) if cache_path else (
-            data_dir() / "cache" / "embeddings.sqlite")
+        self.cache_path = embedding_cache_path(cache_path)
         self.progress = progress
         self._vectors: dict[tuple[str, int | None], tuple[ItemVectors, float]] = {}
         self._indexed: set[tuple[str, bool]] = set()

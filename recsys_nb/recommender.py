@@ -46,8 +46,8 @@ from recsys_nb.store import (
     ItemStore,
     ProfileStore,
     StoreLock,
-    data_dir,
     default_store_path,
+    embedding_cache_path,
     get_client,
     server_address,
     user_key,
@@ -301,7 +301,7 @@ class Recommender:
                 f"unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}"
             )
         name = DEFAULT_EMBEDDING if embedding == "default" else embedding
-        cache = Path(cache_path) if cache_path else data_dir() / "cache" / "embeddings.sqlite"
+        cache = embedding_cache_path(cache_path)
         if dim is None:
             dim = _default_dim(name, dataset)
         item_vectors = embed_items(

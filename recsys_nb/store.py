@@ -75,6 +75,12 @@ def server_address() -> tuple[str, int] | None:
     return host, port
 
 
+def embedding_cache_path(cache_path: str | os.PathLike[str] | None = None) -> Path:
+    """The embedding cache file: ``cache_path``, or ``data_dir() / "cache" / "embeddings.sqlite"``
+    (learned vectors go next to it, in ``cache/learned/``)."""
+    return Path(cache_path) if cache_path else data_dir() / "cache" / "embeddings.sqlite"
+
+
 def notebook_store(notebook: str, store_dir: str | os.PathLike[str] | None = None) -> Path:
     """A notebook's store folder: ``store_dir`` (its STORE_DIR parameter) or
     ``data_dir() / "notebooks" / notebook``."""

@@ -57,9 +57,9 @@ def text_search(dataset: Dataset, cache_path: str | Path | None = None) -> TextS
     first run) and an exact cosine top-n. Returns ``search(query, n) -> items rows + similarity``.
     """
     from recsys_nb.embeddings import embed_items
-    from recsys_nb.store import data_dir
+    from recsys_nb.store import embedding_cache_path
 
-    cache = Path(cache_path) if cache_path else data_dir() / "cache" / "embeddings.sqlite"
+    cache = embedding_cache_path(cache_path)
     text = embed_items(dataset.items, None, "minilm", cache_path=cache, progress=False)
     rows = dataset.items.set_index("item_id", drop=False).loc[text.item_ids]
 
