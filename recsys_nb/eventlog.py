@@ -713,6 +713,16 @@ class EventLog:
         return _frame(self._db().execute(sql + " ORDER BY seq", args).fetchall())
 
     @serialized
+    def positive_after(self, timestamp: float) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, timestamps) of the views and favorites later than ``timestamp``: what a
+        trending prior built from older data has not counted yet."""
+        sql = ("SELECT item_id, timestamp FROM events WHERE timestamp > ? "
+               "AND kind != 'not_interested' ORDER BY seq")
+        rows = self._db().execute(sql, (float(timestamp),)).fetchall()
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                np.array([r[1] for r in rows], dtype=np.float64))
+
+    @serialized
     def users(self) -> list[int | str]:
         """Every user id in the log, in order of first appearance, with its original type."""
         sql = (

@@ -42,11 +42,14 @@ from recsys_nb.recommender import (
     DEFAULT_PARAMS,
     DEFAULT_SEED,
     DEFAULT_TEXT_WEIGHT,
+    PRIOR_DEFAULTS,
     Recommender,
     item_counts,
 )
 from recsys_nb.store import embedding_cache_path
 
+#: every recommender parameter a configuration may set, with the package's defaults
+BUILD_DEFAULTS = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS}
 #: ``recommend`` keywords a sweep may vary (the rest are recommender parameters)
 RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
 
@@ -143,9 +146,9 @@ class Experiment:
                     **params: Any) -> Recommender:
         """A Recommender on the shared store, with no users yet (close it after use)."""
         vecs = self.vectors(embedding, dim)
-        params = {**DEFAULT_PARAMS, **params}
-        return Recommender(self._items, vecs, self.path, self.popularity, forget_users=True,
-                           **params)
+        params = {**BUILD_DEFAULTS, **params}
+        return Recommender(self._items, vecs, self.path, self.popularity,
+                           prior_events=self.train.events, forget_users=True, **params)
 
     # ---------------------------------------------------------------- measurements
 
@@ -175,19 +178,20 @@ class Experiment:
             recommend: ``recommend`` keywords, e.g. ``{"mode": "predicted", "window": 10}``.
             exact: also rank exactly with numpy (``exact_recall@K``, ``ann_overlap@K``).
             on: another split registered with :meth:`on` (default: the experiment's).
-            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight.
+            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
+                prior, half_life_days.
 
         Returns:
             The memoized :class:`EvaluationResult` when this configuration was measured before
             (measured again only to add the exact ranking), relabelled if ``label`` differs.
         """
-        unknown = set(params) - set(DEFAULT_PARAMS)
+        unknown = set(params) - set(BUILD_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: "
-                            f"{sorted(DEFAULT_PARAMS)} (recommend keywords go in recommend=)")
+                            f"{sorted(BUILD_DEFAULTS)} (recommend keywords go in recommend=)")
         split = self.split if on is None else self.on(on)
         name = _embedding_name(embedding)
-        full = {**DEFAULT_PARAMS, **params}
+        full = {**BUILD_DEFAULTS, **params}
         rec_kwargs = dict(recommend or {})
         key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
                tuple(sorted(rec_kwargs.items())), id(split))

@@ -42,6 +42,7 @@ from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
 from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
+from recsys_nb.priors import PRIORS, TrendingCounts, check_prior, popularity_prior
 from recsys_nb.store import (
     ItemStore,
     ProfileStore,
@@ -68,21 +69,19 @@ DEFAULT_SEED = 0
 DEFAULT_TEXT_WEIGHT = 0.3
 DEFAULT_PARAMS = {"alpha_view": 0.25, "alpha_favorite": 0.45, "not_interested_factor": 0.1,
                   "popularity_weight": 0.65}
+#: Which popularity prior the store folds in (``recsys_nb.priors``), fixed when it is built.
+PRIOR_DEFAULTS = {"prior": "popularity", "half_life_events": 1000.0}
+#: The trending prior is stored again every this many live events (and after every ingest), for
+#: the items whose value moved by more than ``PRIOR_REFRESH_TOLERANCE``. Writing the event's item
+#: at every event doubled the cost of a view (an item update in Chroma's index ~20-50 ms here);
+#: in batches the ranking's prior lags the live counts by at most 50 events.
+PRIOR_REFRESH_EVENTS = 50
+PRIOR_REFRESH_TOLERANCE = 0.01
 
 
 def item_counts(events: pd.DataFrame) -> pd.Series:
     """Events per item (any kind), most popular first: what ``from_dataset`` passes on."""
     return events["item_id"].value_counts(sort=True)
-
-
-def popularity_prior(counts: pd.Series) -> pd.Series:
-    """``log1p(count) / max log1p(count)`` per item: the prior in [0, 1] recommendations add.
-
-    The log keeps blockbusters from swamping taste: 10x the views is not 10x the prior.
-    """
-    logs = np.log1p(np.maximum(counts.to_numpy(dtype=np.float64), 0.0))
-    top = logs.max() if len(logs) else 0.0
-    return pd.Series(logs / top if top > 0 else np.zeros_like(logs), index=counts.index)
 
 
 class OvershootWarning(UserWarning):
@@ -173,7 +172,20 @@ class Recommender:
         alpha_view, alpha_favorite: EMA weights of views and favorites, in (0, 1].
         not_interested_factor: how far a not-interested pushes away, >= 0.
         popularity_weight: weight of the popularity prior in the ranking, finite >= 0 (0 = pure
-            cosine). The counts are a snapshot taken when the store is built.
+            cosine).
+        prior: "popularity" (all-time counts of ``popularity``, a snapshot taken when the store
+            is built) or "trending" (``recsys_nb.priors``: each view or favorite weighing
+            ``0.5 ** (later events / half_life_events)``, counted from ``prior_events`` in time
+            order, then kept up to date: every view or favorite newer than their newest is
+            counted as it arrives, also after reopening, from the event log; an item is stored
+            again once its prior moved by ``PRIOR_REFRESH_TOLERANCE``, checked every
+            ``PRIOR_REFRESH_EVENTS`` events and after each ingest). Cold-start answers follow
+            the prior.
+        half_life_events: how many later events halve an event's weight in the trending prior.
+        prior_events: the events (item_id, timestamp, kind) the trending prior starts from,
+            e.g. ``dataset.events`` (``from_dataset`` passes them). Events of the log that are
+            not newer than their newest one are taken as already counted, so ingesting the same
+            history again (as an evaluation does) does not count it twice.
         lock_timeout: seconds to wait for another process to close an embedded store.
         forget_users: start without users: the event log and this model's profiles are emptied
             first; the items collections are kept. This is how one store folder serves many
@@ -192,6 +204,9 @@ class Recommender:
         alpha_favorite: float = DEFAULT_PARAMS["alpha_favorite"],
         not_interested_factor: float = DEFAULT_PARAMS["not_interested_factor"],
         popularity_weight: float = DEFAULT_PARAMS["popularity_weight"],
+        prior: str = PRIOR_DEFAULTS["prior"],
+        half_life_events: float = PRIOR_DEFAULTS["half_life_events"],
+        prior_events: pd.DataFrame | None = None,
         lock_timeout: float = 0.0,
         forget_users: bool = False,
     ) -> None:
@@ -204,6 +219,7 @@ class Recommender:
             "not_interested_factor", not_interested_factor, "0.3")
         self.popularity_weight = _check_nonnegative(
             "popularity_weight", popularity_weight, "0.65 (0 = off)")
+        self.prior, self.half_life_events = check_prior(prior, half_life_events)
         self.path = Path(path)
         self.model_id = item_vectors.model_id
         self.dim = int(item_vectors.vectors.shape[1])
@@ -221,31 +237,56 @@ class Recommender:
             if self.popularity_weight > 0:
                 prior = popularity_prior(counts)
             popularity = counts.index
+        self._trend: TrendingCounts | None = None
+        if self.prior == "trending" and prior is not None:
+            if prior_events is None:
+                raise ValueError(
+                    "prior='trending' needs prior_events (the events with item_id, timestamp "
+                    "and kind it counts, e.g. dataset.events); pass them, or prior='popularity'")
+            self._trend = TrendingCounts(len(self._item_ids), self.half_life_events)
+            self._trend_seed = -np.inf
+            seed = prior_events.sort_values("timestamp", kind="stable")
+            self._count_trending(seed["item_id"].to_numpy(dtype=np.int64),
+                                 seed["timestamp"].to_numpy(dtype=np.float64),
+                                 seed["kind"].to_numpy())
+            prior = pd.Series(self._trend.values(), index=self._item_ids)
+            self._trend_flushed = self._trend.events
+            # events up to this time are in prior_events: the log's count only when newer
+            self._trend_seed = float(seed["timestamp"].max()) if len(seed) else -np.inf
         self._popular = [int(i) for i in popularity if int(i) in self._row]
+        self._all_time = list(self._popular)
         # Without counts the prior is off: the store holds plain vectors.
         self._prior_weight = self.popularity_weight if prior is not None else 0.0
         self._prior = np.zeros(len(self._item_ids))
         if prior is not None:
-            self._prior = prior.reindex(self._item_ids).fillna(0.0).to_numpy(dtype=np.float64)
+            self._prior = np.array(prior.reindex(self._item_ids).fillna(0.0), dtype=np.float64)
         # Cold-start score: popularity rank scaled to (0, 1], 1.0 for the most popular item.
         self._popular_score = {
             i: 1.0 - r / len(self._popular) for r, i in enumerate(self._popular)
         }
+        self._popular_ranked = False  # by the trending prior, once it is known
         self.server = server_address()
         # Embedded mode: this process owns the folder until close() (see StoreLock for why).
         self._lock = None if self.server else StoreLock(self.path / "chroma", lock_timeout)
         try:
             self.client = get_client(self.path / "chroma")
             self.item_store = ItemStore(
-                self.client, self.model_id, self.dim, item_vectors.text_model, prior=prior
+                self.client, self.model_id, self.dim, item_vectors.text_model, prior=prior,
+                prior_key=(f"trend-{self.half_life_events:g}e" if self._trend is not None
+                           else None),
             )
             if self.item_store.count() != len(self._item_ids):
                 self.item_store.add_items(self.items.reset_index(drop=True), self._vectors)
+            elif self._trend is not None:  # a trending store holds the prior of its last use
+                self._prior = self.item_store.stored_prior(self._item_ids)
             self.profiles = ProfileStore(self.client, self.model_id, self.dim)
             self.log = EventLog(self.path / "events.sqlite")
             if forget_users:
                 self.log.clear()
                 self.profiles.delete_all()
+            if self._trend is not None:
+                self._count_trending(*self.log.positive_after(self._trend_seed))
+                self._refresh_prior()
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
@@ -293,13 +334,13 @@ class Recommender:
             dim, seed: size (default ``DEFAULT_DIMS[embedding]``) and random seed of the learned
                 item vectors (collaborative, blend, the hybrid's collaborative part).
             text_weight: share of the text cosine in the "hybrid" embedding.
-            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight.
+            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
+                prior, half_life_events.
         """
-        unknown = set(params) - set(DEFAULT_PARAMS)
+        known = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS}
+        unknown = set(params) - set(known)
         if unknown:
-            raise TypeError(
-                f"unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}"
-            )
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
         name = DEFAULT_EMBEDDING if embedding == "default" else embedding
         cache = embedding_cache_path(cache_path)
         if dim is None:
@@ -314,6 +355,7 @@ class Recommender:
             item_vectors,
             Path(path) if path is not None else default_store_path(),
             popularity,
+            prior_events=dataset.events,
             lock_timeout=lock_timeout,
             **params,
         )
@@ -324,7 +366,7 @@ class Recommender:
             f"Recommender(model={self.model_id!r}, items={len(self._item_ids)}, "
             f"alpha_view={self.alpha_view}, alpha_favorite={self.alpha_favorite}, "
             f"not_interested_factor={self.not_interested_factor}, "
-            f"popularity_weight={self._prior_weight}, store={where})"
+            f"popularity_weight={self._prior_weight}, prior={self.prior!r}, store={where})"
         )
 
     @serialized
@@ -498,6 +540,9 @@ class Recommender:
         if removed.empty:
             return removed
         self._seen_cache.pop(key, None)
+        if self._trend is not None:  # the trending prior forgets it too
+            self._count_trending(removed["item_id"], removed["timestamp"], removed["kind"], -1.0)
+            self._refresh_prior()
         rest = self.log.history(user_id)
         if self._rebuild(rest) == 0:  # nothing positive left: no vector, as for a new user
             self.profiles.delete(user_id)
@@ -665,10 +710,14 @@ class Recommender:
                 message = f"moved toward item {int(item_id)} (alpha {p})"
         # Log first (the source of truth), then the profile with the event's seq. A crash in
         # between leaves a profile that lags the log; reopening detects and repairs it.
+        when = time.time() if timestamp is None else timestamp
         seq = self.log.append(
-            user_id, int(item_id), kind, timestamp=timestamp, params=params,
+            user_id, int(item_id), kind, timestamp=when, params=params,
             model_id=self.model_id,
         )
+        if self._trend is not None and op != "subtract":
+            self._count_trending([int(item_id)], [float(when)], [kind])
+            self._refresh_prior(force=False)
         seen = self._seen_cache.get(user_key(user_id))
         if seen is not None:
             seen.add(int(item_id))
@@ -805,6 +854,7 @@ class Recommender:
             return current
 
     def _popular_frame(self, n: int, seen: set[int]) -> pd.DataFrame:
+        self._rank_popular()
         ids = [i for i in self._popular if i not in seen][:n]
         rows = self.items.loc[ids] if ids else self.items.iloc[:0]
         genres = rows["genres"] if "genres" in rows else pd.Series([[]] * len(rows))
@@ -820,6 +870,51 @@ class Recommender:
                 "source": "popular",
             }
         )
+
+    def _count_trending(self, item_ids: Sequence[int] | np.ndarray,
+                        timestamps: Sequence[float] | np.ndarray,
+                        kinds: Sequence[str] | np.ndarray | None = None,
+                        weight: float = 1.0) -> None:
+        """Count views and favorites newer than the trending prior's seed (older ones are in
+        it), in the order given."""
+        assert self._trend is not None
+        ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
+        ts = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+        keep = ts > self._trend_seed
+        if kinds is not None:
+            keep &= np.asarray(kinds) != "not_interested"
+        # items outside this catalogue have no prior
+        rows = [self._row[i] for i in ids[keep].tolist() if i in self._row]
+        self._trend.add(np.asarray(rows, dtype=np.int64), weight)
+
+    def _refresh_prior(self, force: bool = True) -> int:
+        """Store again the items whose trending prior moved by more than the tolerance (not
+        ``force``: only every ``PRIOR_REFRESH_EVENTS`` events), and re-rank the cold-start list
+        by it. Returns the number of items rewritten."""
+        assert self._trend is not None
+        if not force and self._trend.events - self._trend_flushed < PRIOR_REFRESH_EVENTS:
+            return 0
+        self._trend_flushed = self._trend.events
+        live = self._trend.values()
+        moved = np.flatnonzero(~(np.abs(live - self._prior) <= PRIOR_REFRESH_TOLERANCE))
+        if moved.size:
+            self.item_store.refresh_prior(
+                pd.Series(live[moved], index=self._item_ids[moved]), self._vectors[moved])
+            self._prior[moved] = live[moved]
+            self._popular_ranked = False  # ranked again when a cold-start list is asked for
+        return int(moved.size)
+
+    def _rank_popular(self) -> None:
+        """Cold start follows the trending prior: highest first, ties in the all-time order."""
+        if self._trend is None or self._popular_ranked:
+            return
+        rank = pd.Series(np.arange(len(self._all_time)), index=self._all_time)
+        tie = rank.reindex(self._item_ids).fillna(len(rank)).to_numpy()
+        order = np.lexsort((tie, -self._prior))
+        self._popular = [int(i) for i in self._item_ids[order]]
+        self._popular_score = {
+            i: 1.0 - r / len(self._popular) for r, i in enumerate(self._popular)}
+        self._popular_ranked = True
 
     # ---------------------------------------------------------------- bulk
 
@@ -878,6 +973,11 @@ class Recommender:
             self.log.append_many(log_frame, model_id=self.model_id)
         for key in users_by_key:  # seen sets of these users are now stale
             self._seen_cache.pop(key, None)
+        if self._trend is not None:
+            self._count_trending(frame["item_id"].to_numpy(dtype=np.int64),
+                                 frame["timestamp"].to_numpy(dtype=np.float64),
+                                 frame["kind"].to_numpy())
+            self._refresh_prior()
         had_events = before_seq > 0
         frame["seq"] = before_seq + 1 + np.arange(len(frame))
         groups = frame.groupby("key", sort=False)

@@ -221,6 +221,9 @@ class ItemStore:
             when it has one.
         prior: optional popularity prior, a Series item id -> value in [0, 1] (items missing
             from it get 0); see above.
+        prior_key: names the collection of a prior that changes over time (e.g.
+            ``"trend-90d"``), kept up to date with :meth:`refresh_prior`; default: the
+            fingerprint of ``prior`` (a snapshot gets its own collection).
     """
 
     def __init__(
@@ -230,6 +233,7 @@ class ItemStore:
         dim: int,
         text_model: Callable[[Sequence[str]], np.ndarray] | None = None,
         prior: pd.Series | None = None,
+        prior_key: str | None = None,
     ) -> None:
         text_id = getattr(text_model, "id", model_id) if text_model is not None else model_id
         # "<model_id>/text-query" is a query-side model of that space (the hybrid's text part).
@@ -246,8 +250,9 @@ class ItemStore:
         if self.prior is None:
             self.collection = open_collection(client, ITEMS_PREFIX, model_id, self.dim, "items")
         else:
+            key = prior_key if prior_key is not None else prior_id(self.prior)
             self.collection = open_collection(
-                client, ITEMS_PREFIX, f"{model_id}+{prior_id(self.prior)}", self.dim + 2, "items"
+                client, ITEMS_PREFIX, f"{model_id}+{key}", self.dim + 2, "items"
             )
         self._stored_dim = self.dim if self.prior is None else self.dim + 2
 
@@ -308,6 +313,37 @@ class ItemStore:
         if self.prior is not None:  # the item's own vector: the first dim numbers, times sqrt 2
             rows = rows[:, : self.dim] * np.float32(np.sqrt(2.0))
         return rows
+
+    def stored_prior(self, item_ids: Sequence[int]) -> np.ndarray:
+        """The prior each of ``item_ids`` is stored with (NaN for items not stored)."""
+        if self.prior is None:
+            raise ValueError("this store holds plain vectors: it has no prior")
+        got = self.collection.get(ids=[str(int(i)) for i in item_ids], include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        rows = [by_id.get(str(int(i))) for i in item_ids]
+        # the stored row is [e, p, sqrt(1 - p**2)] / sqrt(2): p is its (dim+1)-th number
+        return np.array([np.nan if r is None else float(r[self.dim]) * np.sqrt(2.0)
+                         for r in rows])
+
+    def refresh_prior(self, prior: pd.Series, vectors: np.ndarray) -> int:
+        """Store items again with a new prior value: ``prior`` (item id -> [0, 1]) names the
+        items to rewrite, ``vectors`` their plain vectors (same order). Other items keep theirs.
+        Validated before the first write. Returns the number of items written."""
+        if self.prior is None:
+            raise ValueError("this store holds plain vectors: build it with a prior to refresh")
+        new = _check_prior(prior)
+        arr = check_matrix(vectors, len(new), self.dim, "item vectors")
+        merged = self.prior.copy()
+        merged.loc[new.index] = new.to_numpy()
+        self.prior = merged
+        rows = self._augment_items(arr, new.index.to_numpy(dtype=np.int64))
+        ids = [str(int(i)) for i in new.index]
+        batch = int(self.client.get_max_batch_size())
+        for start in range(0, len(ids), batch):
+            self.collection.update(ids=ids[start:start + batch],
+                                   embeddings=rows[start:start + batch])
+        self.__dict__.pop("_vector_cache", None)  # the exact fallback must see the new rows
+        return len(ids)
 
     def _augment_items(self, vectors: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """``[e, p, sqrt(1 - p**2)] / sqrt(2)`` per row (``e`` normalized): unit rows."""
