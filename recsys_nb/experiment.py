@@ -42,6 +42,7 @@ from recsys_nb.recommender import (
     DEFAULT_PARAMS,
     DEFAULT_SEED,
     DEFAULT_TEXT_WEIGHT,
+    MULTI_INTEREST_PARAMS,
     Recommender,
     item_counts,
 )
@@ -175,19 +176,22 @@ class Experiment:
             recommend: ``recommend`` keywords, e.g. ``{"mode": "predicted", "window": 10}``.
             exact: also rank exactly with numpy (``exact_recall@K``, ``ann_overlap@K``).
             on: another split registered with :meth:`on` (default: the experiment's).
-            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight.
+            **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight and
+                the multi-interest parameters (``MULTI_INTEREST_PARAMS``: interests,
+                interest_threshold, interest_fade, merge, diversity).
 
         Returns:
             The memoized :class:`EvaluationResult` when this configuration was measured before
             (measured again only to add the exact ranking), relabelled if ``label`` differs.
         """
-        unknown = set(params) - set(DEFAULT_PARAMS)
+        known = {**DEFAULT_PARAMS, **MULTI_INTEREST_PARAMS}
+        unknown = set(params) - set(known)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: "
-                            f"{sorted(DEFAULT_PARAMS)} (recommend keywords go in recommend=)")
+                            f"{sorted(known)} (recommend keywords go in recommend=)")
         split = self.split if on is None else self.on(on)
         name = _embedding_name(embedding)
-        full = {**DEFAULT_PARAMS, **params}
+        full = {**known, **params}
         rec_kwargs = dict(recommend or {})
         key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
                tuple(sorted(rec_kwargs.items())), id(split))
