@@ -21,6 +21,13 @@ With item counts (``from_dataset`` passes them), the search ranks by
 ``cosine + popularity_weight * p`` where ``p = log1p(count) / max log1p(count)`` is a popularity
 prior folded into the stored item vectors (``ItemStore``), still one Chroma query: among items
 equally close to your interest, the ones many people watch are the safer bet.
+
+``interests=k`` (k > 1) keeps up to k interest vectors per user behind the same event API: each
+event moves the nearest interest, or starts a new one when it is far from all
+(:mod:`recsys_nb.interests`); the rows live in their own collection
+(:mod:`recsys_nb.interest_store`, through :mod:`recsys_nb.interest_profiles`) and a
+recommendation merges one search per interest. ``interests=1`` (the default) is the code path
+described above, unchanged.
 """
 
 from __future__ import annotations
