@@ -60,7 +60,7 @@ __all__ = [
 #: Cosine below which a positive event is "far from all" interests and starts a new one. Chosen
 #: from the data, not guessed: on MovieLens with the default embedding (blend, 128-d), the cosine
 #: between a positive event's item and the user's single interest vector just before it
-#: (85,948 events, default alphas; `Recommender.from_dataset(load_movielens())`) has percentiles
+#: (85,948 events, default alphas; ``benchmarks/multi_interest.py --cosines``) has percentiles
 #: 1 %: 0.11, 5 %: 0.20, 10 %: 0.25, 25 %: 0.35, 50 %: 0.47, 90 %: 0.72. 0.25 is the 10th
 #: percentile: an event less like the user's taste than 9 in 10 of real events are, and about as
 #: close as two random items get (random item pairs: median 0.03, 90 %: 0.20, 95 %: 0.27). A
