@@ -28,6 +28,24 @@ from recsys_nb.store import check_matrix, open_collection, user_from_key, user_k
 INTERESTS_PREFIX = "interests"
 
 
+def clear_model(client: Any, model_id: str) -> int:
+    """Delete the rows of every parameter set of ``model_id`` (what ``forget_users`` needs: rows
+    of another parameter set left behind would outlive the event log they came from). Returns
+    the rows deleted."""
+    deleted = 0
+    batch = int(client.get_max_batch_size())
+    for collection in client.list_collections():
+        meta = collection.metadata or {}
+        if meta.get("kind") != "interests" or not str(meta.get("model_id", "")).startswith(
+                f"{model_id}+k"):
+            continue
+        ids = collection.get(include=[])["ids"]
+        for start in range(0, len(ids), batch):
+            collection.delete(ids=ids[start : start + batch])
+        deleted += len(ids)
+    return deleted
+
+
 def interest_id(key: str, index: int) -> str:
     """Chroma id of one interest row: ``<user key>#<index>``."""
     return f"{key}#{int(index)}"

@@ -50,6 +50,7 @@ from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
 from recsys_nb.interest_profiles import InterestProfiles
+from recsys_nb.interest_store import clear_model
 from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
 from recsys_nb.store import (
     ItemStore,
@@ -287,6 +288,7 @@ class Recommender:
             if forget_users:
                 self.log.clear()
                 self.profiles.delete_all()
+                clear_model(self.client, self.model_id)  # every interests=k's rows too
                 if self._multi is not None:
                     self._multi.clear()
         except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_nb.interest_store import InterestStore
+from recsys_nb.interest_store import InterestStore, clear_model
 from recsys_nb.interests import Interests
 from recsys_nb.store import ProfileStore, get_client
 
@@ -79,3 +79,14 @@ def test_own_collection_per_parameter_set_next_to_the_profiles(tmp_path):
     assert profiles.all_metadata()["user_id"].tolist() == ["u"]  # its code reads its own rows
     a.delete_all()
     assert a.count() == 0 and profiles.count() == 1
+
+
+def test_clear_model_empties_every_parameter_set_of_that_model_only(tmp_path):
+    client = get_client(tmp_path / "chroma")
+    a = InterestStore(client, "model-a", 3, k=3, threshold=0.25, fade=0.98)
+    b = InterestStore(client, "model-a", 3, k=2, threshold=0.5, fade=0.9)
+    other = InterestStore(client, "model-b", 3, k=3, threshold=0.25, fade=0.98)
+    for s in (a, b, other):
+        s.put_many(["u", "v"], [state([1, 0, 0]), state([0, 1, 0])], [1, 1], [1, 2], 1.0)
+    assert clear_model(client, "model-a") == 4
+    assert (a.count(), b.count(), other.count()) == (0, 0, 2)

@@ -8,8 +8,14 @@ import pytest
 import test_recommender as base
 from test_recommender import _one_by_one, _profiles, build, popular_items
 
+from recsys_nb.embeddings import embed_items
 from recsys_nb.interests import Interests
-from recsys_nb.recommender import MULTI_INTEREST_PARAMS, OvershootWarning, Recommender
+from recsys_nb.recommender import (
+    MULTI_INTEREST_PARAMS,
+    OvershootWarning,
+    Recommender,
+    item_counts,
+)
 
 #: the same module-scoped fixture: 40 real MovieLens users on their 800 most-rated items
 small = base.small
@@ -358,3 +364,17 @@ def test_server_mode_reads_the_rows_fresh(small, tmp_path, tastes, server_env):
         rows = _rows(r)
         r.rebuild_profiles()  # the log agrees with what the live updates wrote
         _assert_same_rows(rows, _rows(r), atol=1e-6)
+
+
+def test_forget_users_empties_the_rows_of_every_interest_setting(small, tmp_path):
+    path = tmp_path / "s"
+    with multi(small, path) as r:
+        r.view("old", popular_items(small, 1)[0])
+        model = r.model_id
+    vecs = embed_items(small.items, small.events, "collaborative", dim=16, progress=False)
+    assert vecs.model_id == model
+    # one interest per user, the users forgotten (what an Experiment does between runs)
+    Recommender(small.items, vecs, path, item_counts(small.events), forget_users=True).close()
+    with multi(small, path) as r:  # no event of "old" is left, so neither are their rows
+        assert r.log.count() == 0 and r._multi.store.count() == 0
+        assert r.recommend("old", n=3)["source"].eq("popular").all()
