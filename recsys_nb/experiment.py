@@ -42,6 +42,7 @@ from recsys_nb.recommender import (
     DEFAULT_PARAMS,
     DEFAULT_SEED,
     DEFAULT_TEXT_WEIGHT,
+    MULTI_INTEREST_PARAMS,
     PRIOR_DEFAULTS,
     Recommender,
     item_counts,
@@ -49,7 +50,7 @@ from recsys_nb.recommender import (
 from recsys_nb.store import embedding_cache_path
 
 #: every recommender parameter a configuration may set, with the package's defaults
-BUILD_DEFAULTS = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS}
+BUILD_DEFAULTS = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS}
 #: ``recommend`` keywords a sweep may vary (the rest are recommender parameters)
 RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
 
@@ -179,7 +180,9 @@ class Experiment:
             exact: also rank exactly with numpy (``exact_recall@K``, ``ann_overlap@K``).
             on: another split registered with :meth:`on` (default: the experiment's).
             **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
-                prior, half_life_days.
+                prior, half_life_events and the multi-interest parameters
+                (``MULTI_INTEREST_PARAMS``: interests, interest_threshold, interest_fade, merge,
+                diversity).
 
         Returns:
             The memoized :class:`EvaluationResult` when this configuration was measured before

@@ -21,6 +21,13 @@ With item counts (``from_dataset`` passes them), the search ranks by
 ``cosine + popularity_weight * p`` where ``p = log1p(count) / max log1p(count)`` is a popularity
 prior folded into the stored item vectors (``ItemStore``), still one Chroma query: among items
 equally close to your interest, the ones many people watch are the safer bet.
+
+``interests=k`` (k > 1) keeps up to k interest vectors per user behind the same event API: each
+event moves the nearest interest, or starts a new one when it is far from all
+(:mod:`recsys_nb.interests`); the rows live in their own collection
+(:mod:`recsys_nb.interest_store`, through :mod:`recsys_nb.interest_profiles`) and a
+recommendation merges one search per interest. ``interests=1`` (the default) is the code path
+described above, unchanged.
 """
 
 from __future__ import annotations
@@ -37,12 +44,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb import interests as mi
 from recsys_nb import replay, vectors
 from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
+from recsys_nb.interest_profiles import InterestProfiles
+from recsys_nb.interest_store import clear_model
 from recsys_nb.kinds import EVENT_KINDS, KINDS, operations
-from recsys_nb.priors import PRIORS, TrendingCounts, check_prior, popularity_prior
+from recsys_nb.priors import TrendingCounts, check_prior, popularity_prior
 from recsys_nb.store import (
     ItemStore,
     ProfileStore,
@@ -54,6 +64,7 @@ from recsys_nb.store import (
     user_key,
 )
 from recsys_nb.threads import serialized
+from recsys_nb.topn import top_n
 
 #: What ``embedding="default"`` means: "blend" item vectors learned from the events (sequence +
 #: SVD, ``embeddings.embed_items``). Measured in notebook 06 (`make report`): text (MiniLM)
@@ -77,6 +88,11 @@ PRIOR_DEFAULTS = {"prior": "popularity", "half_life_events": 1000.0}
 #: in batches the ranking's prior lags the live counts by at most 50 events.
 PRIOR_REFRESH_EVENTS = 50
 PRIOR_REFRESH_TOLERANCE = 0.01
+#: Several interests per user (``interests > 1``; 1 = one vector, the technique as written):
+#: the threshold and fade are measured defaults, see :mod:`recsys_nb.interests`.
+MULTI_INTEREST_PARAMS = {"interests": 1, "interest_threshold": mi.DEFAULT_THRESHOLD,
+                         "interest_fade": mi.DEFAULT_FADE, "merge": mi.DEFAULT_MERGE,
+                         "diversity": mi.DEFAULT_DIVERSITY}
 
 
 def item_counts(events: pd.DataFrame) -> pd.Series:
@@ -191,6 +207,17 @@ class Recommender:
             first; the items collections are kept. This is how one store folder serves many
             configurations in turn (``recsys_nb.experiment``) while the ~9,000 items are indexed
             once per embedding.
+        interests: up to this many interest vectors per user (an int >= 1). 1 (the default) is
+            the technique as written, one vector per user. Above 1, each event updates the
+            nearest interest or starts a new one (:mod:`recsys_nb.interests`), the rows live in
+            their own collection (:mod:`recsys_nb.interest_store`) and :meth:`recommend` merges
+            one search per interest.
+        interest_threshold: cosine in [-1, 1] below which a positive event starts a new interest
+            (default measured on MovieLens: ``interests.DEFAULT_THRESHOLD``).
+        interest_fade: weight kept per positive event by every interest, in (0, 1].
+        merge: how the per-interest lists become one: "round_robin" (shares by weight) or
+            "score" (best penalized score); see :func:`recsys_nb.interests.merge`.
+        diversity: in [0, 1]; 1 gives weak interests as much room as strong ones.
     """
 
     def __init__(
@@ -209,10 +236,20 @@ class Recommender:
         prior_events: pd.DataFrame | None = None,
         lock_timeout: float = 0.0,
         forget_users: bool = False,
+        interests: int = MULTI_INTEREST_PARAMS["interests"],
+        interest_threshold: float = MULTI_INTEREST_PARAMS["interest_threshold"],
+        interest_fade: float = MULTI_INTEREST_PARAMS["interest_fade"],
+        merge: str = MULTI_INTEREST_PARAMS["merge"],
+        diversity: float = MULTI_INTEREST_PARAMS["diversity"],
     ) -> None:
         # Every public method runs under this lock (recsys_nb.threads): widget callbacks may come
         # from another thread, and an update is a read-modify-write of the stored vector.
         self._mutex = threading.RLock()
+        (self.max_interests, self.interest_threshold, self.interest_fade, self.merge,
+         self.diversity) = mi.check_params(interests, interest_threshold, interest_fade, merge,
+                                           diversity)
+        # interests > 1: the rows live in InterestProfiles; None keeps the single-vector path.
+        self._multi: InterestProfiles | None = None
         self.alpha_view = _check_alpha("alpha_view", alpha_view)
         self.alpha_favorite = _check_alpha("alpha_favorite", alpha_favorite)
         self.not_interested_factor = _check_nonnegative(
@@ -280,10 +317,18 @@ class Recommender:
             elif self._trend is not None:  # a trending store holds the prior of its last use
                 self._prior = self.item_store.stored_prior(self._item_ids)
             self.profiles = ProfileStore(self.client, self.model_id, self.dim)
+            if self.max_interests > 1:
+                self._multi = InterestProfiles(
+                    self.client, self.model_id, self._vectors, k=self.max_interests,
+                    threshold=self.interest_threshold, fade=self.interest_fade,
+                    merge=self.merge, diversity=self.diversity, cache=self.server is None)
             self.log = EventLog(self.path / "events.sqlite")
             if forget_users:
                 self.log.clear()
                 self.profiles.delete_all()
+                clear_model(self.client, self.model_id)  # every interests=k's rows too
+                if self._multi is not None:
+                    self._multi.clear()
             if self._trend is not None:
                 self._count_trending(*self.log.positive_after(self._trend_seed))
                 self._refresh_prior()
@@ -335,9 +380,10 @@ class Recommender:
                 item vectors (collaborative, blend, the hybrid's collaborative part).
             text_weight: share of the text cosine in the "hybrid" embedding.
             **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
-                prior, half_life_events.
+                prior, half_life_events, and the multi-interest ones (``MULTI_INTEREST_PARAMS``:
+                interests, interest_threshold, interest_fade, merge, diversity).
         """
-        known = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS}
+        known = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS}
         unknown = set(params) - set(known)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -366,8 +412,16 @@ class Recommender:
             f"Recommender(model={self.model_id!r}, items={len(self._item_ids)}, "
             f"alpha_view={self.alpha_view}, alpha_favorite={self.alpha_favorite}, "
             f"not_interested_factor={self.not_interested_factor}, "
-            f"popularity_weight={self._prior_weight}, prior={self.prior!r}, store={where})"
+            f"popularity_weight={self._prior_weight}, prior={self.prior!r}, "
+            f"{self._interests_repr()}store={where})"
         )
+
+    def _interests_repr(self) -> str:
+        if self._multi is None:
+            return ""
+        return (f"interests={self.max_interests}, interest_threshold={self.interest_threshold}, "
+                f"interest_fade={self.interest_fade}, merge={self.merge!r}, "
+                f"diversity={self.diversity}, ")
 
     @serialized
     def close(self) -> None:
@@ -435,6 +489,34 @@ class Recommender:
             )
         return self._vectors @ (q / np.linalg.norm(q)) + self._prior_weight * self._prior
 
+    @serialized
+    def exact_top(
+        self, user_id: int | str, n: int, exclude: Sequence[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact counterpart of :meth:`recommend` with the items ``exclude``d: ``(item ids,
+        scores)``, best first, or None for a user without an interest vector.
+
+        Every interest ranks every item by :meth:`score_items`' score with numpy (no HNSW); with
+        several interests the per-interest top ``n`` are merged by the same strategy as
+        :meth:`recommend` (one list merged is that list). What ``evaluate(..., exact=True)``
+        reads for ``interests > 1``.
+        """
+        self._check_open()
+        try:
+            state = self.interests(user_id)
+        except KeyError:
+            return None
+        drop = np.array([self._row[int(i)] for i in exclude if int(i) in self._row],
+                        dtype=np.int64)
+        prior = self._prior_weight * self._prior
+        if self._multi is not None:
+            merged = self._multi.exact_top(state, self._item_ids, prior, int(n), drop)
+            return merged.ids, merged.scores
+        scores = self._vectors.astype(np.float64) @ state.vectors[0].astype(np.float64) + prior
+        ids, top = top_n(scores[None, :], int(n), [drop], self._item_ids)
+        keep = ids[0] >= 0
+        return ids[0][keep], top[0][keep]
+
     @property
     def item_ids(self) -> np.ndarray:
         """All item ids, in the order of the embedding matrix."""
@@ -479,19 +561,39 @@ class Recommender:
         return len(users)
 
     @serialized
-    def interest(self, user_id: int | str) -> np.ndarray:
-        """The stored interest vector of ``user_id``.
+    def interest(self, user_id: int | str) -> np.ndarray | mi.Interests:
+        """The stored interest vector of ``user_id``; with ``interests > 1`` all of them, as
+        :class:`recsys_nb.interests.Interests` (vectors, weights, counts).
 
         Raises:
             KeyError: the user has no vector yet (no view or favorite recorded).
         """
-        got = self._profile(user_id)
+        got = self._profile(user_id) if self._multi is None else self._multi.get(user_id)
         if got is None:
             raise KeyError(
                 f"user {user_id!r} has no interest vector yet: record a view or favorite first "
                 "(recommend() answers unknown users with popular items)"
             )
+        if self._multi is not None:
+            state = got[0]
+            return mi.Interests(state.vectors.copy(), state.weights.copy(), state.counts.copy())
         return got[0].copy()
+
+    @serialized
+    def interests(self, user_id: int | str) -> mi.Interests:
+        """Every interest of ``user_id`` with its weight and count, whatever ``interests`` is.
+
+        With one interest per user (``interests=1``) this is the one vector, weight 1.0 and count
+        the events folded into it (``event_count``, not-interested events included).
+
+        Raises:
+            KeyError: the user has no vector yet (no view or favorite recorded).
+        """
+        got = self.interest(user_id)
+        if isinstance(got, mi.Interests):
+            return got
+        count = int(self._profile(user_id)[1].get("event_count", 0))
+        return mi.Interests(got[None, :], np.ones(1), np.array([count], dtype=np.int64))
 
     @serialized
     def history(self, user_id: int | str, last: int | None = None) -> pd.DataFrame:
@@ -545,9 +647,12 @@ class Recommender:
             self._refresh_prior()
         rest = self.log.history(user_id)
         if self._rebuild(rest) == 0:  # nothing positive left: no vector, as for a new user
-            self.profiles.delete(user_id)
-            if self.server is None:
-                self._cache[key] = None
+            if self._multi is not None:
+                self._multi.forget(user_id)
+            else:
+                self.profiles.delete(user_id)
+                if self.server is None:
+                    self._cache[key] = None
         return removed
 
     @serialized
@@ -601,6 +706,15 @@ class Recommender:
         ``item_id`` may also be a sequence of items (a whole recommendation list): the frame then
         starts with a ``recommended`` column and holds up to ``n`` rows per item, in their order.
 
+        With several interests per user (``interests > 1``) each item is explained by the
+        interest behind it, named in an ``interest`` column: the one with the best merged score
+        for it, ``cosine - (1 - diversity) * (1 - weight / max weight)``
+        (:func:`recsys_nb.interests.owner`; with ``merge="score"`` exactly the interest
+        :meth:`recommend` names, with "round_robin" the one whose turn placed it can differ).
+        The user's history is replayed (:func:`recsys_nb.interests.replay_user`) to find the
+        events that shaped that interest; the contributions come from those events only and
+        add up to the cosine of that interest and the item.
+
         Raises:
             KeyError: an item id is not an item of this recommender.
             ValueError: ``n`` is not a positive integer.
@@ -612,6 +726,8 @@ class Recommender:
         targets = [int(i) for i in item_id] if many else [int(item_id)]  # type: ignore[union-attr]
         target_rows = [self._index(i) for i in targets]
         columns = ["item_id", "title", "year", "kind", "similarity", "weight", "contribution"]
+        if self._multi is not None:
+            columns = ["interest", *columns]
         if many:
             columns = ["recommended", *columns]
         hist = self.log.history(user_id)
@@ -620,7 +736,41 @@ class Recommender:
             return pd.DataFrame(columns=columns)
         rows = hist["item_id"].map(self._row).to_numpy(dtype=np.int64)
         ops, params = self._recorded_params(hist)
+        if self._multi is not None:
+            return self._explain_multi(hist, rows, ops, params, targets, target_rows, int(n),
+                                       columns)
         weights = vectors.history_weights(self._vectors[rows], ops, params)
+        return self._explain_rows(hist, rows, weights, targets, target_rows, int(n))[columns]
+
+    def _explain_multi(
+        self, hist: pd.DataFrame, rows: np.ndarray, ops: np.ndarray, params: list[float],
+        targets: list[int], target_rows: list[int], n: int, columns: list[str],
+    ) -> pd.DataFrame:
+        """:meth:`explain` with several interests: each item by the interest behind it."""
+        assert self._multi is not None
+        replayed = self._multi.replay_history(rows, ops, params)
+        state = replayed.state
+        if state.m == 0:
+            return pd.DataFrame(columns=columns)
+        sims = state.vectors.astype(np.float64) @ self._vectors[target_rows].T.astype(np.float64)
+        owners = mi.owner(sims, state.weights, self.diversity)
+        frames = []
+        for target, target_row, i in zip(targets, target_rows, owners.tolist(), strict=True):
+            mine = mi.segment(replayed, i)
+            weights = np.zeros(len(rows))
+            weights[mine] = vectors.history_weights(self._vectors[rows[mine]], ops[mine],
+                                                    [params[k] for k in mine])
+            part = self._explain_rows(hist.iloc[mine], rows[mine], weights[mine], [target],
+                                      [target_row], n)
+            frames.append(part.assign(interest=i))
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def _explain_rows(
+        self, hist: pd.DataFrame, rows: np.ndarray, weights: np.ndarray, targets: list[int],
+        target_rows: list[int], n: int,
+    ) -> pd.DataFrame:
+        """The ``n`` largest contributions per target (``recommended`` column first) of the
+        events ``hist`` (item rows ``rows``) with their ``weights`` in the interest."""
         # One row per movie: a re-watch adds its weight to the earlier one (same similarity).
         movies, inverse = np.unique(rows, return_inverse=True)
         last = np.zeros(len(movies), dtype=np.int64)
@@ -646,7 +796,7 @@ class Recommender:
             "weight": movie_weight[take],
             "contribution": contributions[take, col],
         })
-        return frame[columns]
+        return frame
 
     def _recorded_params(self, history: pd.DataFrame) -> tuple[np.ndarray, list[float]]:
         """Each logged event as the technique's operation and the parameter it was applied with
@@ -666,8 +816,11 @@ class Recommender:
         Returns ``(history, trail)``: the events (oldest first, items of this recommender only)
         and an ``(m, dim)`` float32 array whose row k is the interest after event k (NaN rows
         before the first positive event). The last row is the stored interest vector.
+        One interest per user only (ValueError with ``interests > 1``).
         """
         self._check_open()
+        if self._multi is not None:
+            self._single_only("interest_trail")
         hist = self.log.history(user_id)
         hist = hist[hist["item_id"].isin(self._row)].reset_index(drop=True)
         ops, params = self._recorded_params(hist)
@@ -684,6 +837,8 @@ class Recommender:
         self._check_open()
         user_key(user_id)  # TypeError for bad user ids before anything is written
         row = self._index(item_id)  # KeyError for unknown items before anything is written
+        if self._multi is not None:
+            return self._record_multi(user_id, int(item_id), kind, timestamp, row)
         e = self._vectors[row]
         current = self._profile(user_id)
         p = self._param(kind)
@@ -710,14 +865,7 @@ class Recommender:
                 message = f"moved toward item {int(item_id)} (alpha {p})"
         # Log first (the source of truth), then the profile with the event's seq. A crash in
         # between leaves a profile that lags the log; reopening detects and repairs it.
-        when = time.time() if timestamp is None else timestamp
-        seq = self.log.append(
-            user_id, int(item_id), kind, timestamp=when, params=params,
-            model_id=self.model_id,
-        )
-        if self._trend is not None and op != "subtract":
-            self._count_trending([int(item_id)], [float(when)], [kind])
-            self._refresh_prior(force=False)
+        seq = self._append(user_id, int(item_id), kind, timestamp, params)
         seen = self._seen_cache.get(user_key(user_id))
         if seen is not None:
             seen.add(int(item_id))
@@ -740,6 +888,60 @@ class Recommender:
             message=message,
         )
 
+    def _record_multi(
+        self, user_id: int | str, item_id: int, kind: str, timestamp: float | None, row: int
+    ) -> UpdateResult:
+        """:meth:`_record` with several interests: the event updates the nearest interest or
+        starts one (:func:`recsys_nb.interests.apply_event`); same order (log, then rows)."""
+        assert self._multi is not None
+        current = self._multi.get(user_id)
+        p = self._param(kind)
+        op = EVENT_KINDS[kind].operation
+        cold = current is None
+        before = self._multi.empty() if cold else current[0]
+        # raises for a bad parameter before anything is written
+        state, j, changed = self._multi.apply(before, row, op, p)
+        overshoot = j is not None and not changed
+        if j is None:
+            message = "no interest vector yet: logged and excluded, interests unchanged"
+        elif overshoot:
+            step = f"factor={p:g}" if op == "subtract" else f"alpha={p:g}"
+            message = (f"overshoot: the step with {step} for item {item_id} would cancel "
+                       f"interest {j}; kept its vector")
+        elif cold:
+            message = f"cold start: interest 0 = item {item_id}"
+        elif op == "ema" and state.counts[j] == 1:
+            why = "new interest" if j >= before.m else "replaced stale interest"
+            message = (f"{why} {j}: item {item_id} is far from the other interests "
+                       f"(cosine < {self.interest_threshold:g})")
+        elif op == "subtract":
+            message = f"moved interest {j} away from item {item_id} (factor {p})"
+        else:
+            message = f"moved interest {j} toward item {item_id} (alpha {p})"
+        seq = self._append(user_id, item_id, kind, timestamp, {EVENT_KINDS[kind].recorded_as: p})
+        seen = self._seen_cache.get(user_key(user_id))
+        if seen is not None:
+            seen.add(item_id)
+        count = self.log.count(user_id) if cold else int(current[1]["event_count"]) + 1
+        if state.m:
+            self._multi.write([user_id], [state], [count], [seq])
+        if overshoot:
+            warnings.warn(OvershootWarning(message), stacklevel=4)
+        return UpdateResult(user_id=user_id, item_id=item_id, kind=kind, seq=int(seq),
+                            cold_start=cold, overshoot=overshoot, profile_changed=changed,
+                            message=message)
+
+    def _append(self, user_id: int | str, item_id: int, kind: str, timestamp: float | None,
+                params: dict[str, float]) -> int:
+        """Log one event (now, without a timestamp); the trending prior counts it. Its seq."""
+        when = time.time() if timestamp is None else timestamp
+        seq = self.log.append(user_id, item_id, kind, timestamp=when, params=params,
+                              model_id=self.model_id)
+        if self._trend is not None:
+            self._count_trending([item_id], [float(when)], [kind])
+            self._refresh_prior(force=False)
+        return seq
+
     # ---------------------------------------------------------------- recommendations
 
     @serialized
@@ -761,6 +963,11 @@ class Recommender:
         never returned when ``exclude_seen``. Users without a vector (unknown or cold) get
         popular items.
 
+        With several interests per user (``interests > 1``): one search per interest (the same
+        query, exclusion and prior), merged by ``merge`` (:func:`recsys_nb.interests.merge`: the
+        score is the one the strategy ranked by) and an ``interest`` column names the interest
+        behind each item; ``mode="predicted"`` is single-interest only.
+
         Args:
             mode: "current" searches with the stored interest vector; "predicted" with
                 :meth:`predict_interest` (``**momentum`` are its keyword arguments).
@@ -772,6 +979,10 @@ class Recommender:
             raise ValueError(f"mode={mode!r} is unknown; use 'current' or 'predicted'")
         if momentum and mode != "predicted":
             raise TypeError(f"{sorted(momentum)} only apply with mode='predicted'")
+        if self._multi is not None:
+            if mode == "predicted":
+                self._single_only("mode='predicted'")
+            return self._recommend_multi(user_id, int(n), exclude_seen)
         seen = self._seen(user_id) if exclude_seen else set()
         profile = self._profile(user_id)
         if profile is None:
@@ -786,6 +997,33 @@ class Recommender:
         result.columns = ["score" if c == "similarity" else c for c in result.columns]
         result["source"] = source
         return result
+
+    def _recommend_multi(self, user_id: int | str, n: int, exclude_seen: bool) -> pd.DataFrame:
+        """One search per interest, merged (see :meth:`recommend`)."""
+        assert self._multi is not None
+        seen = self._seen(user_id) if exclude_seen else set()
+        got = self._multi.get(user_id)
+        if got is None:
+            return self._popular_frame(n, seen)
+        state = got[0]
+        found = [self.item_store.query(v, n=n, exclude=seen, popularity_weight=self._prior_weight)
+                 for v in state.vectors]
+        merged = self._multi.merged([f["item_id"].to_numpy() for f in found],
+                                    [f["similarity"].to_numpy() for f in found], state.weights, n)
+        rows = pd.concat(found, ignore_index=True).drop_duplicates("item_id")
+        result = rows.set_index("item_id").loc[merged.ids].reset_index()
+        result = result.drop(columns="similarity")
+        result["score"] = merged.scores
+        result["source"] = "interest"
+        result["interest"] = merged.interest
+        return result
+
+    def _single_only(self, what: str) -> None:
+        """Raise for a single-interest feature asked of a multi-interest recommender."""
+        raise ValueError(
+            f"{what} needs one interest vector per user, and this recommender keeps up to "
+            f"{self.max_interests} (interests={self.max_interests}); open it with interests=1"
+        )
 
     def _seen(self, user_id: int | str) -> set[int]:
         """Items to exclude for ``user_id`` (do not mutate): cached in embedded mode, where this
@@ -829,9 +1067,12 @@ class Recommender:
 
         Raises:
             KeyError: the user has no interest vector (no positive event yet).
-            ValueError: window < 2, min_events < 2, weight < 0, or an unknown method.
+            ValueError: window < 2, min_events < 2, weight < 0, or an unknown method; a
+                recommender with several interests per user (open it with ``interests=1``).
         """
         self._check_open()
+        if self._multi is not None:
+            self._single_only("predict_interest")
         if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 2:
             raise ValueError(f"window={window!r} must be an int >= 2 (the write-up uses 10)")
         if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 2:
@@ -957,31 +1198,11 @@ class Recommender:
         frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
         firsts = frame.drop_duplicates("key")
         users_by_key = dict(zip(firsts["key"], firsts["user_id"], strict=True))
+        if self._multi is not None:
+            return self._ingest_multi(frame, users_by_key, t0)
         current = self._profiles_many(list(users_by_key.values()))
         replayed = self._replay(frame, {k: v[0] for k, v in current.items()})
-        # One params dict per kind, shared by its rows: EventLog.append_many encodes each
-        # distinct dict object once (100k per-row dicts cost ~0.6 s of JSON encoding).
-        shared = {
-            k: {EVENT_KINDS[k].recorded_as: self._param(k)}
-            for k in KINDS
-        }
-        log_frame = frame[["user_id", "item_id", "kind", "timestamp"]].assign(
-            params=[shared[k] for k in frame["kind"]]
-        )
-        with self.log.transaction():  # seqs are consecutive: nobody else writes meanwhile
-            before_seq = self.log.last_seq()
-            self.log.append_many(log_frame, model_id=self.model_id)
-        for key in users_by_key:  # seen sets of these users are now stale
-            self._seen_cache.pop(key, None)
-        if self._trend is not None:
-            self._count_trending(frame["item_id"].to_numpy(dtype=np.int64),
-                                 frame["timestamp"].to_numpy(dtype=np.float64),
-                                 frame["kind"].to_numpy())
-            self._refresh_prior()
-        had_events = before_seq > 0
-        frame["seq"] = before_seq + 1 + np.arange(len(frame))
-        groups = frame.groupby("key", sort=False)
-        last_seq, n_events = groups["seq"].max(), groups.size()
+        last_seq, n_events, had_events = self._log_ingest(frame, users_by_key)
         users, vecs, counts, lasts = [], [], [], []
         for key, user in users_by_key.items():
             final = replayed.vectors.get(key)
@@ -1001,6 +1222,69 @@ class Recommender:
             users=len(users_by_key),
             profiles_written=written,
             overshoots=replayed.skipped,
+            seconds=time.perf_counter() - t0,
+        )
+
+    def _log_ingest(
+        self, frame: pd.DataFrame, users_by_key: dict[str, Any]
+    ) -> tuple[pd.Series, pd.Series, bool]:
+        """Append an ingest frame (application order) to the log in one transaction.
+
+        Returns per user key the last seq and the number of events, and whether the log held
+        events before (then a new profile's count includes earlier cold events).
+        """
+        # One params dict per kind, shared by its rows: EventLog.append_many encodes each
+        # distinct dict object once (100k per-row dicts cost ~0.6 s of JSON encoding).
+        shared = {
+            k: {EVENT_KINDS[k].recorded_as: self._param(k)}
+            for k in KINDS
+        }
+        log_frame = frame[["user_id", "item_id", "kind", "timestamp"]].assign(
+            params=[shared[k] for k in frame["kind"]]
+        )
+        with self.log.transaction():  # seqs are consecutive: nobody else writes meanwhile
+            before_seq = self.log.last_seq()
+            self.log.append_many(log_frame, model_id=self.model_id)
+        for key in users_by_key:  # seen sets of these users are now stale
+            self._seen_cache.pop(key, None)
+        if self._trend is not None:
+            self._count_trending(frame["item_id"].to_numpy(dtype=np.int64),
+                                 frame["timestamp"].to_numpy(dtype=np.float64),
+                                 frame["kind"].to_numpy())
+            self._refresh_prior()
+        frame["seq"] = before_seq + 1 + np.arange(len(frame))
+        groups = frame.groupby("key", sort=False)
+        return groups["seq"].max(), groups.size(), before_seq > 0
+
+    def _ingest_multi(
+        self, frame: pd.DataFrame, users_by_key: dict[str, Any], t0: float
+    ) -> IngestReport:
+        """:meth:`ingest` with several interests: each user's events replayed from their current
+        interests with :func:`recsys_nb.interests.replay_user` (the event path's function)."""
+        assert self._multi is not None
+        current = self._multi.get_many(list(users_by_key.values()))
+        # replayed before logging: a bad parameter raises before anything is written
+        replayed = self._multi.replay(frame, {k: v[0] for k, v in current.items()})
+        last_seq, n_events, had_events = self._log_ingest(frame, users_by_key)
+        users, states, counts, lasts = [], [], [], []
+        for key, user in users_by_key.items():
+            state = replayed[key].state
+            if state.m == 0:
+                continue
+            if key in current:
+                before = int(current[key][1]["event_count"])
+            else:  # new rows; earlier cold not-interested events count too
+                before = self.log.count(user) - int(n_events[key]) if had_events else 0
+            users.append(user)
+            states.append(state)
+            counts.append(before + int(n_events[key]))
+            lasts.append(int(last_seq[key]))
+        written = self._multi.write(users, states, counts, lasts)
+        return IngestReport(
+            events=len(frame),
+            users=len(users_by_key),
+            profiles_written=written,
+            overshoots=sum(r.overshoots for r in replayed.values()),
             seconds=time.perf_counter() - t0,
         )
 
@@ -1031,8 +1315,11 @@ class Recommender:
         """
         self._check_open()
         events = self.log.events()
-        self.profiles.delete_all()
-        self._cache.clear()
+        if self._multi is not None:
+            self._multi.clear()
+        else:
+            self.profiles.delete_all()
+            self._cache.clear()
         return self._rebuild(events)
 
     def _rebuild(self, events: pd.DataFrame) -> int:
@@ -1045,6 +1332,8 @@ class Recommender:
         frame["param"] = self._recorded_params(frame)[1]
         frame["key"] = [user_key(u) for u in frame["user_id"]]
         frame = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+        if self._multi is not None:
+            return self._rebuild_multi(frame)
         replayed = self._replay(frame, {})
         groups = frame.groupby("key", sort=False)
         firsts = groups["user_id"].first()
@@ -1058,6 +1347,17 @@ class Recommender:
             seqs.append(int(lasts[key]))
         return self._write_profiles(users, vecs, cnts, seqs)
 
+    def _rebuild_multi(self, frame: pd.DataFrame) -> int:
+        """:meth:`_rebuild` with several interests: each user's logged events (``frame``, in
+        seq order) replayed from no interest with the parameters they recorded."""
+        assert self._multi is not None
+        replayed = self._multi.replay(frame, {})
+        groups = frame.groupby("key", sort=False)
+        firsts, lasts, counts = groups["user_id"].first(), groups["seq"].max(), groups.size()
+        keys = [key for key, r in replayed.items() if r.state.m]
+        return self._multi.write([firsts[k] for k in keys], [replayed[k].state for k in keys],
+                                 [int(counts[k]) for k in keys], [int(lasts[k]) for k in keys])
+
     def _repair(self) -> int:
         """Rebuild profiles that lag behind the event log (e.g. after a crash). Returns count.
 
@@ -1067,7 +1367,7 @@ class Recommender:
         summary = self.log.user_summary()
         if summary.empty:
             return 0
-        meta = self.profiles.all_metadata()
+        meta = (self.profiles if self._multi is None else self._multi.store).all_metadata()
         prof_last = dict(zip(meta["user_id"].map(user_key), meta["last_seq"], strict=True))
         # Users whose only events are cold not-interested have no profile by design.
         lagging = [

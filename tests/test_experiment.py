@@ -86,3 +86,20 @@ def test_baseline_on_the_same_users(experiment):
 def test_unknown_parameter_names_the_fix(experiment):
     with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['window'\].*recommend="):
         experiment.measure(embedding="collaborative", dim=8, window=4)
+
+
+def test_multi_interest_configurations_measure_with_their_exact_lists(experiment):
+    one = experiment.measure(embedding="collaborative", dim=8)
+    # threshold -1: no event is ever far, so three allowed interests stay one: the same lists
+    never_far = experiment.measure(embedding="collaborative", dim=8, interests=3,
+                                   interest_threshold=-1.0)
+    assert np.array_equal(never_far.ranked, one.ranked)
+    many = experiment.measure(embedding="collaborative", dim=8, interests=3,
+                              interest_threshold=0.5, merge="score", exact=True)
+    assert many.label == ("collaborative-8, interest_threshold=0.5, interests=3, "
+                          "merge=score")
+    assert many["seen_recommended"] == 0 and not np.array_equal(many.ranked, one.ranked)
+    # exact=True: the exact merged lists (Recommender.exact_top), close to the HNSW ones
+    assert 0.9 <= many["ann_overlap@20"] <= 1.0 and "exact_recall@20" in many.row
+    with pytest.raises(TypeError, match="interest_treshold"):
+        experiment.measure(embedding="collaborative", dim=8, interest_treshold=0.5)

@@ -66,14 +66,13 @@ def test_live_events_are_counted_and_stored_in_batches_and_survive_reopening(sma
         rec.view("one more fan", quiet, timestamp=now + 100)
         live = rec.item_prior()
         assert live[list(rec.item_ids).index(quiet)] > 0.9  # the batch is stored: it trends
-        # recommendations rank by what is stored: Chroma's top equals the exact ranking
-        rec.ingest(small.events[small.events["user_id"] == small.events["user_id"].iloc[0]])
+        # Chroma ranks by the prior it stores, which is the live one: each returned score is
+        # the exact cosine + weight * live prior of that item
         user = small.events["user_id"].iloc[0]
-        got = rec.recommend(user, n=5)
-        scores = rec.score_items(rec.interest(user))
-        np.testing.assert_allclose(
-            got["score"], np.sort(scores[~np.isin(rec.item_ids, list(rec._seen(user)))])[::-1][:5],
-            atol=1e-4)
+        rec.ingest(small.events[small.events["user_id"] == user])
+        got = rec.recommend(user, n=20)
+        exact = pd.Series(rec.score_items(rec.interest(user)), index=rec.item_ids)
+        np.testing.assert_allclose(got["score"], exact[got["item_id"]], atol=1e-4)
     with build(small, path, half_life_events=200) as again:  # counted again from the log
         np.testing.assert_allclose(again.item_prior(), live, atol=1e-6)
 
@@ -102,3 +101,13 @@ def test_trending_needs_the_events_and_a_valid_setting(small, tmp_path):
         build(small, tmp_path / "c", half_life_events=-1)
     with pytest.raises(TypeError, match="unknown parameter"):
         build(small, tmp_path / "d", half_life_days=90)
+
+
+def test_several_interests_count_in_the_trending_prior_too(small, tmp_path):
+    with build(small, tmp_path / "s", half_life_events=200, interests=3) as rec:
+        counts = rec._trend.counts.copy()
+        item = int(rec.item_ids[0])
+        rec.view("u", item, timestamp=float(small.events["timestamp"].max()) + 1)
+        expected = counts * 0.5 ** (1 / 200)
+        expected[0] += 1.0
+        np.testing.assert_allclose(rec._trend.counts, expected, atol=1e-12)

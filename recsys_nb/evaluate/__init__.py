@@ -56,6 +56,7 @@ from recsys_nb.evaluate.metrics import (
 from recsys_nb.evaluate.product import (
     Evaluable,
     ExactEvaluable,
+    MergedExactEvaluable,
     RecommenderFactory,
     ann_overlap,
     evaluate,
@@ -76,7 +77,8 @@ __all__ = [
     "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling", "pool",
     "rolling_splits", "trending_scorer",
     "NOT_MEASURED", "RELEVANCE", "SWEEP_SPACE", "Difference", "Evaluable", "EvaluationResult",
-    "ExactEvaluable", "Interactions", "RecommenderFactory", "Scorer", "Split", "ann_overlap",
+    "ExactEvaluable", "Interactions", "MergedExactEvaluable", "RecommenderFactory", "Scorer",
+    "Split", "ann_overlap",
     "check_cutoffs", "coverage", "ease_scorer", "evaluate", "evaluate_baseline",
     "evaluate_baselines", "hit_matrix", "interaction_matrix", "itemknn_scorer",
     "paired_difference", "per_user_metrics", "popularity_scorer", "ranking_metrics",

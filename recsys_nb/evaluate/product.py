@@ -60,6 +60,16 @@ class ExactEvaluable(Evaluable, Protocol):
     def item_prior(self) -> np.ndarray: ...
 
 
+@runtime_checkable
+class MergedExactEvaluable(Evaluable, Protocol):
+    """A recommender whose lists merge several searches per user (``max_interests > 1``): its
+    exact list is its own, ``exact_top(user, n, exclude) -> (item ids, scores) | None``."""
+
+    max_interests: int
+
+    def exact_top(self, user_id: Any, n: int, exclude: Any = ()) -> Any: ...
+
+
 #: ``factory(train_dataset, store_path) -> Evaluable``, e.g.
 #: ``lambda ds, path: Recommender.from_dataset(ds, path, progress=False)``.
 RecommenderFactory = Callable[[Dataset, Path], Evaluable]
@@ -96,7 +106,9 @@ def evaluate(
             the approximate (HNSW) search. Adds ``exact_recall@K``, ``exact_ndcg@K`` and
             ``ann_overlap@K`` (share of the exact top-K that ``recommend`` returned; an item
             tied in exact score with the K-th counts as found). Users without an interest
-            vector keep their ``recommend`` list.
+            vector keep their ``recommend`` list. A recommender with several interests per user
+            (:class:`MergedExactEvaluable`, ``max_interests > 1``) gives its exact merged list
+            through ``exact_top`` (then ties earn no credit in ``ann_overlap``).
         progress: show a progress bar over the scored users.
 
     Returns:
@@ -173,6 +185,8 @@ def _exact_ranking(
     """Exact top-``n`` of each user's interest vector (cosine, plus the recommender's popularity
     prior when it has one), training items excluded; and, per ranked row with a vector, the exact
     score of every item (item id -> score) to judge ties."""
+    if getattr(rec, "max_interests", 1) > 1:
+        return _exact_merged(rec, users, split, n, fallback)
     if not isinstance(rec, ExactEvaluable):
         raise TypeError(f"exact=True needs the ExactEvaluable interface; {type(rec).__name__} "
                         "lacks some of item_ids, item_vector, interest, prior_weight, item_prior")
@@ -200,6 +214,26 @@ def _exact_ranking(
             scores[r] = dict(zip(wanted.tolist(), all_scores[j, col.get_indexer(wanted)].tolist(),
                                  strict=True))
     return out, scores
+
+
+def _exact_merged(
+    rec: Any, users: np.ndarray, split: Split, n: int, fallback: np.ndarray
+) -> tuple[np.ndarray, dict[int, dict[int, float]]]:
+    """:func:`_exact_ranking` for several interests per user: each user's exact merged list from
+    ``rec.exact_top`` (a merge ranks by turns or penalized scores, not by one score per item, so
+    no tie scores are returned)."""
+    if not isinstance(rec, MergedExactEvaluable):
+        raise TypeError(f"exact=True with max_interests > 1 needs exact_top(user, n, exclude); "
+                        f"{type(rec).__name__} lacks it")
+    out = fallback.copy()
+    for r, (u, seen) in enumerate(zip(users, split.seen(users), strict=True)):
+        got = rec.exact_top(_key(u), n, seen)
+        if got is None:  # no interest: the recommender answered with popular items
+            continue
+        ids = np.asarray(got[0], dtype=np.int64)[:n]
+        out[r] = -1
+        out[r, : len(ids)] = ids
+    return out, {}
 
 
 def ann_overlap(a: np.ndarray, b: np.ndarray, scores: dict[int, dict[int, float]] | None = None,

@@ -1,0 +1,172 @@
+"""Several interests per user against one: accuracy, diversity, paired differences.
+
+The protocol of notebook 06 (``recsys_nb.lessons.tuning``): MovieLens, the temporal per-user
+80/20 split (``temporal_protocol``), a random sample of scored users, the package default
+(blend item vectors + popularity prior) measured through ``recsys_nb.experiment.Experiment``
+(bulk ``ingest``, ``recommend``, seen items excluded). Each multi-interest configuration
+(``interests`` = k, each merge strategy, ``diversity`` at its default) is compared with k = 1 on
+the same users: the paired per-user difference with its 95 % interval
+(``recsys_nb.evaluate.paired_difference``).
+
+    .venv/bin/python benchmarks/multi_interest.py               # 200 users (~3 min, 2 cores)
+    .venv/bin/python benchmarks/multi_interest.py --users 0     # every evaluated user
+    .venv/bin/python benchmarks/multi_interest.py --ks 1 3 --merges score --diversity 0 1
+    .venv/bin/python benchmarks/multi_interest.py --ks 1 3 --threshold 0.11
+    .venv/bin/python benchmarks/multi_interest.py --cosines     # what chose interest_threshold
+
+Prints a markdown table (how many users got several interests, recall@50, ndcg@10,
+coverage@50, the differences to k = 1, seconds per measurement) and the runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+from recsys_nb import vectors
+from recsys_nb.data import load_movielens
+from recsys_nb.evaluate import EvaluationResult, paired_difference
+from recsys_nb.experiment import Experiment
+from recsys_nb.interests import DEFAULT_DIVERSITY, DEFAULT_THRESHOLD, MERGES
+from recsys_nb.kinds import EVENT_KINDS, operations
+from recsys_nb.lessons.tuning import TuningConfig, temporal_protocol
+from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
+
+METRICS = ("recall@50", "ndcg@10", "coverage@50")
+
+
+def measure(exp: Experiment, ks: list[int], merges: list[str], diversities: list[float],
+            threshold: float = DEFAULT_THRESHOLD
+            ) -> tuple[EvaluationResult, list[tuple[int, str, float, EvaluationResult]]]:
+    """k = 1 and every (k > 1, merge, diversity) configuration on the experiment's users."""
+    one = exp.measure("k=1 (one interest, the default)", interests=1)
+    runs = []
+    for k in ks:
+        if k == 1:
+            continue
+        for merge in merges:
+            for diversity in diversities:
+                label = f"k={k}, {merge}, diversity={diversity:g}"
+                runs.append((k, merge, diversity, exp.measure(
+                    label, interests=k, merge=merge, diversity=diversity,
+                    interest_threshold=threshold)))
+    return one, runs
+
+
+def interest_counts(exp: Experiment, k: int, threshold: float) -> tuple[float, float]:
+    """(share of scored users with more than one interest, mean interests per user) after
+    ingesting the scored users' training events with ``interests=k``."""
+    users = exp.split.users
+    train = exp.split.train
+    with exp.recommender(interests=k, interest_threshold=threshold) as rec:
+        rec.ingest(train[train["user_id"].isin(users)])
+        m = []
+        for u in users:
+            try:
+                m.append(rec.interests(u.item() if hasattr(u, "item") else u).m)
+            except KeyError:  # only not-interested events: no interest
+                continue
+    return sum(x > 1 for x in m) / len(m), sum(m) / len(m)
+
+
+def table(one: EvaluationResult, runs: list[tuple[int, str, float, EvaluationResult]],
+          counts: dict[int, tuple[float, float]]) -> pd.DataFrame:
+    """One row per configuration: the metrics and, for k > 1, the paired difference to k = 1."""
+    rows = [{"k": 1, "merge": "-", "diversity": "-", "users >1 interest": "0 %",
+             "mean interests": "1.00", **{m: one[m] for m in METRICS},
+             "Δ recall@50 vs k=1": "-", "Δ ndcg@10 vs k=1": "-",
+             "seconds": f"{one['seconds']:.1f}"}]
+    for k, merge, diversity, result in runs:
+        share, mean = counts[k]
+        row = {"k": k, "merge": merge, "diversity": f"{diversity:g}",
+               "users >1 interest": f"{100 * share:.0f} %", "mean interests": f"{mean:.2f}",
+               **{m: result[m] for m in METRICS}}
+        for metric in ("recall@50", "ndcg@10"):
+            d = paired_difference(result, one, metric)
+            row[f"Δ {metric} vs k=1"] = f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
+        row["seconds"] = f"{result['seconds']:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A GitHub markdown table (no extra dependency)."""
+    def cell(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(frame.columns) + " |",
+             "|" + "|".join("---" for _ in frame.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def event_cosines() -> None:
+    """Print the percentiles behind ``interests.DEFAULT_THRESHOLD``: the cosine between each
+    positive event's item and the user's single interest vector just before it (all MovieLens
+    events, the default embedding and alphas), and between random item pairs."""
+    ds = load_movielens()
+    with tempfile.TemporaryDirectory(prefix="multi_interest_") as folder, \
+            Recommender.from_dataset(ds, folder, progress=False) as rec:
+        matrix = rec.item_matrix().astype(np.float64)
+        row = {int(i): r for r, i in enumerate(rec.item_ids)}
+    events = ds.events[ds.events["item_id"].isin(row)].sort_values("timestamp", kind="stable")
+    cosines = []
+    for _, history in events.groupby("user_id", sort=False):
+        rows = history["item_id"].map(row).to_numpy()
+        kinds = history["kind"].to_numpy()
+        ops = operations(kinds)
+        params = [DEFAULT_PARAMS[EVENT_KINDS[k].parameter] for k in kinds]
+        trail = vectors.trajectory(matrix[rows], list(ops), params).astype(np.float64)
+        for k in range(1, len(rows)):
+            if ops[k] == "ema" and not np.isnan(trail[k - 1, 0]):
+                cosines.append(float(trail[k - 1] @ matrix[rows[k]]))
+    levels = [1, 5, 10, 25, 50, 90]
+    found = np.percentile(cosines, levels)
+    print(f"{len(cosines)} positive events, cosine to the interest before them:",
+          ", ".join(f"{p} %: {v:.2f}" for p, v in zip(levels, found, strict=True)))
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, len(matrix), (2, 20000))
+    pairs = np.percentile(np.einsum("ij,ij->i", matrix[a], matrix[b]), [50, 90, 95])
+    print("random item pairs: 50 %: {:.2f}, 90 %: {:.2f}, 95 %: {:.2f}".format(*pairs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=200,
+                        help="scored users, a random sample (0 = all evaluated users)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 5])
+    parser.add_argument("--merges", nargs="+", default=list(MERGES), choices=MERGES)
+    parser.add_argument("--diversity", type=float, nargs="+", default=[DEFAULT_DIVERSITY])
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help="interest_threshold of every k > 1 configuration")
+    parser.add_argument("--cosines", action="store_true",
+                        help="only print the event-to-interest cosines behind the threshold")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    if args.cosines:
+        event_cosines()
+        print(f"\nruntime {time.perf_counter() - t0:.0f} s")
+        return
+    config = TuningConfig.from_parameters(N_USERS=args.users or None, SEED=args.seed)
+    _, scored = temporal_protocol(config, load_movielens())
+    with tempfile.TemporaryDirectory(prefix="multi_interest_") as folder, \
+            Experiment(scored, (10, 50), path=folder) as exp:
+        one, runs = measure(exp, args.ks, args.merges, args.diversity, args.threshold)
+        counts = {k: interest_counts(exp, k, args.threshold) for k in args.ks if k > 1}
+    frame = table(one, runs, counts)
+    print(f"MovieLens, temporal per-user split (test fraction {config.test_fraction}), "
+          f"{len(one.users)} scored users (seed {args.seed}), default embedding and prior; "
+          f"interest_threshold={args.threshold:g}; Δ = paired mean difference "
+          "[95 % interval]\n")
+    print(markdown(frame))
+    print(f"\nruntime {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
