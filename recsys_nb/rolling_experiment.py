@@ -1,0 +1,76 @@
+"""The Recommender measured on the leak-free rolling protocol, one call per configuration.
+
+:func:`recsys_nb.evaluate.rolling_splits` cuts the data at global dates; at each, everything a
+model learns comes from the events before the cut-off. For the Recommender that is the item
+vectors (learned from those events), the popularity prior (counted from them, as of the
+cut-off) and the profiles (their ingest). A :class:`RollingExperiment` keeps one
+:class:`~recsys_nb.experiment.Experiment` per cut-off (its own store, item vectors and memoized
+results) and pools the (cut-off, user) pairs of each configuration, so a configuration and a
+baseline compare pair by pair (:func:`~recsys_nb.evaluate.paired_difference`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from recsys_nb.evaluate import DEFAULT_CUTOFFS, EvaluationResult, Split, check_cutoffs, pool
+from recsys_nb.experiment import Experiment
+from recsys_nb.progress import progress_bar
+
+
+class RollingExperiment:
+    """Configurations of the Recommender and baselines, each pooled over the cut-offs of
+    ``splits`` (``rolling_splits(dataset)``), each measured once.
+
+    Args:
+        splits: global cut-off splits, oldest first.
+        cutoffs: metric cut-offs K.
+        progress: a progress bar over the cut-offs of each measurement.
+
+    Raises:
+        ValueError: no split, or a split without a cut-off (a per-user split: use
+            :class:`~recsys_nb.experiment.Experiment`).
+    """
+
+    def __init__(self, splits: Sequence[Split], cutoffs: int | Iterable[int] = DEFAULT_CUTOFFS,
+                 *, progress: bool = False) -> None:
+        if not splits:
+            raise ValueError("no split given; pass rolling_splits(dataset)")
+        if any(s.cutoff is None for s in splits):
+            raise ValueError("a split has no cut-off date: RollingExperiment pools global "
+                             "cut-offs (rolling_splits); use Experiment for a per-user split")
+        self.splits = list(splits)
+        self.cutoffs = check_cutoffs(cutoffs)
+        self.progress = progress
+        self.experiments = [Experiment(s, self.cutoffs) for s in self.splits]
+
+    def __repr__(self) -> str:
+        return (f"RollingExperiment({len(self.splits)} cut-offs, "
+                f"{sum(len(s.users) for s in self.splits)} (cut-off, user) pairs)")
+
+    def __enter__(self) -> RollingExperiment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete every cut-off's store."""
+        for e in self.experiments:
+            e.close()
+
+    def _each(self, label: str) -> Iterable[Experiment]:
+        return progress_bar(self.experiments, label, enabled=self.progress)
+
+    def measure(self, label: str | None = None, **kwargs: Any) -> EvaluationResult:
+        """:meth:`Experiment.measure <recsys_nb.experiment.Experiment.measure>` at every cut-off
+        (same keywords), pooled."""
+        results = [e.measure(label, **kwargs) for e in self._each(label or "configuration")]
+        return pool(results, self.splits, results[0].label)
+
+    def baseline(self, name: str, *, label: str | None = None,
+                 **params: Any) -> EvaluationResult:
+        """A baseline at every cut-off (it learns from that cut-off's past), pooled."""
+        results = [e.baseline(name, label=label, **params) for e in self._each(name)]
+        return pool(results, self.splits, label or name)
