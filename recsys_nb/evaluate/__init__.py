@@ -22,20 +22,12 @@ Vocabulary: ``n`` is a list's length (as in ``recommend(user, n=10)``); ``cutoff
 """
 
 from recsys_nb.evaluate.baselines import (
+    BASELINE_PARAMS,
     BASELINES,
-    DEFAULT_EASE_LAMBDA,
-    DEFAULT_KNN_NEIGHBORS,
-    DEFAULT_TRENDING_DAYS,
-    Interactions,
-    Scorer,
-    ease_scorer,
+    baseline_scorer,
     evaluate_baseline,
     evaluate_baselines,
-    interaction_matrix,
-    itemknn_scorer,
-    popularity_scorer,
     recommend_baseline,
-    trending_scorer,
 )
 from recsys_nb.evaluate.compare import (
     CLAIM_WORDS,
@@ -45,6 +37,14 @@ from recsys_nb.evaluate.compare import (
     verdict,
     verdict_table,
 )
+from recsys_nb.evaluate.ease import (
+    DEFAULT_EASE_LAMBDA,
+    EaseFactor,
+    ease_factor,
+    ease_scorer,
+    ease_trending_scorer,
+)
+from recsys_nb.evaluate.interactions import Interactions, Scorer, interaction_matrix
 from recsys_nb.evaluate.metrics import (
     DEFAULT_CUTOFFS,
     check_cutoffs,
@@ -52,6 +52,14 @@ from recsys_nb.evaluate.metrics import (
     hit_matrix,
     per_user_metrics,
     ranking_metrics,
+)
+from recsys_nb.evaluate.neighbors import DEFAULT_KNN_NEIGHBORS, itemknn_scorer, rp3beta_scorer
+from recsys_nb.evaluate.popular import (
+    DEFAULT_TRENDING_DAYS,
+    popularity_scorer,
+    recent_counts,
+    trending_prior,
+    trending_scorer,
 )
 from recsys_nb.evaluate.product import (
     Evaluable,
@@ -74,7 +82,8 @@ from recsys_nb.evaluate.sweep import SWEEP_SPACE, sweep, validate_grid
 __all__ = [
     "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",
     "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling", "pool",
-    "rolling_splits", "trending_scorer",
+    "rolling_splits", "trending_scorer", "BASELINE_PARAMS", "baseline_scorer", "EaseFactor",
+    "ease_factor", "ease_trending_scorer", "rp3beta_scorer", "recent_counts", "trending_prior",
     "NOT_MEASURED", "RELEVANCE", "SWEEP_SPACE", "Difference", "Evaluable", "EvaluationResult",
     "ExactEvaluable", "Interactions", "RecommenderFactory", "Scorer", "Split", "ann_overlap",
     "check_cutoffs", "coverage", "ease_scorer", "evaluate", "evaluate_baseline",
