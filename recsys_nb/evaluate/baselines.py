@@ -113,6 +113,16 @@ def rank_users(split: Split, data: Interactions, scorer: Scorer, fallback: Score
     return out
 
 
+#: Baselines that give everybody the same list: they are their own fallback.
+NON_PERSONAL = ("popularity", "trending")
+
+
+def _fallback(name: str, scorer: Scorer, data: Interactions) -> Scorer:
+    """Whom users without training interactions get: the non-personal list itself, else
+    popularity."""
+    return scorer if name in NON_PERSONAL else popularity_scorer(data)
+
+
 def recommend_baseline(
     name: str,
     split: Split,
@@ -136,8 +146,38 @@ def recommend_baseline(
     n = check_list_length(n, split.n_items)
     data = interaction_matrix(split.train, split.item_ids)
     scorer = baseline_scorer(name, data, split, **params)
-    fallback = scorer if name in ("popularity", "trending") else popularity_scorer(data)
-    return rank_users(split, data, scorer, fallback, users, n, batch)
+    return rank_users(split, data, scorer, _fallback(name, scorer, data), users, n, batch)
+
+
+def evaluate_baseline_grid(
+    name: str,
+    split: Split,
+    points: Sequence[Mapping[str, Any]],
+    cutoffs: int | Iterable[int] = DEFAULT_CUTOFFS,
+    *,
+    relevance: str = "positive",
+    label: str | None = None,
+) -> list[EvaluationResult]:
+    """Score one baseline at several parameter points on the split, one result per point.
+
+    The training matrix is built once, so the points share its memoized work (one EASE
+    eigendecomposition for every ``lam``, one RP3beta walk for every ``alpha``/``beta``).
+    """
+    ks = check_cutoffs(cutoffs)
+    check_list_length(max(ks), split.n_items)
+    for p in points:
+        baseline_params(name, p)  # every point checked before any work
+    users, relevant = relevant_or_raise(split, relevance)
+    data = interaction_matrix(split.train, split.item_ids)
+    out = []
+    for p in points:
+        t0 = time.perf_counter()
+        scorer = baseline_scorer(name, data, split, **p)
+        ranked = rank_users(split, data, scorer, _fallback(name, scorer, data), users, max(ks))
+        out.append(EvaluationResult.score(
+            label or name, users, ranked, relevant, ks, split.n_items,
+            users_skipped=split.n_skipped(users), seconds=round(time.perf_counter() - t0, 3)))
+    return out
 
 
 def evaluate_baseline(
@@ -150,15 +190,8 @@ def evaluate_baseline(
     **params: Any,
 ) -> EvaluationResult:
     """Score one baseline on the split (``params`` as :func:`recommend_baseline`'s)."""
-    ks = check_cutoffs(cutoffs)
-    check_list_length(max(ks), split.n_items)
-    baseline_params(name, params)  # before any work
-    users, relevant = relevant_or_raise(split, relevance)
-    t0 = time.perf_counter()
-    ranked = recommend_baseline(name, split, users, max(ks), **params)
-    return EvaluationResult.score(
-        label or name, users, ranked, relevant, ks, split.n_items,
-        users_skipped=split.n_skipped(users), seconds=round(time.perf_counter() - t0, 3))
+    return evaluate_baseline_grid(name, split, [params], cutoffs, relevance=relevance,
+                                  label=label)[0]
 
 
 def evaluate_baselines(
