@@ -54,15 +54,20 @@ def itemknn_scorer(data: Interactions, neighbors: int | None = DEFAULT_KNN_NEIGH
     sim = data.memo("cosine", lambda: _cosine(data))
     if shrink > 0:
         # cosine * d / (d + shrink) with d = sqrt(n_i n_j) == co-count / (d + shrink)
-        counts = data.item_counts
-        rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
-        d = np.sqrt(counts[rows] * counts[sim.indices])
-        sim = _with_data(sim, (sim.data * (d / (d + shrink))).astype(np.float32))
+        d = data.memo("cosine_norms", lambda: _norm_products(data, sim))
+        sim = _with_data(sim, sim.data * (d / (d + np.float32(shrink))))
     if neighbors is not None:
         neighbors = _check_int("neighbors", neighbors, 1)
     # score(u, j) = sum_i x[u, i] * sim[i, j]: the similarity is symmetric before pruning;
     # after pruning row i keeps item i's neighbours, so users "vote" through their items' lists.
     return _vote(data.matrix, sim, neighbors)
+
+
+def _norm_products(data: Interactions, sim: sparse.csr_matrix) -> np.ndarray:
+    """``sqrt(n_i * n_j)`` for every stored entry (i, j) of ``sim``, float32."""
+    counts = data.item_counts
+    rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+    return np.sqrt(counts[rows] * counts[sim.indices]).astype(np.float32)
 
 
 def _two_step_walk(data: Interactions) -> sparse.csr_matrix:
