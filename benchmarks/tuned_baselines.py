@@ -62,8 +62,8 @@ REFERENCE = "ease_trending"  # the baseline to beat: every other row is compared
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "popularity": {},
     "trending": {"days": [30, 90, 180, 365]},
-    "itemknn": {"neighbors": [50, 200, None], "shrink": [0.0, 10.0, 50.0]},
-    "rp3beta": {"alpha": [0.5, 1.0], "beta": [0.3, 0.5, 0.7], "neighbors": [100, 200]},
+    "itemknn": {"neighbors": [100, None], "shrink": [0.0, 10.0, 50.0]},
+    "rp3beta": {"alpha": [0.5, 1.0], "beta": [0.3, 0.6], "neighbors": [100, 300]},
     "ease": {"lam": [50, 100, 200, 500, 1000, 2000, 5000]},
     "ease_trending": {"lam": [200, 500], "days": [90, 180], "weight": [1.0, 2.0, 3.0]},
 }
