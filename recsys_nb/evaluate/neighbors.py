@@ -29,8 +29,8 @@ def _cosine(data: Interactions) -> sparse.csr_matrix:
 
 
 def _drop_diagonal(m: sparse.csr_matrix) -> sparse.csr_matrix:
-    """``m`` without its diagonal entries (in place; cheaper than
-    ``setdiag``, which inserts entries for the items without one)."""
+    """``m`` without its diagonal entries (in place; cheaper than ``setdiag``, which inserts
+    entries for the items without one)."""
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     m.data[rows == m.indices] = 0
     m.eliminate_zeros()
