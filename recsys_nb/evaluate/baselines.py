@@ -1,213 +1,86 @@
-"""Baselines without interest vectors: popularity, item-kNN and EASE, scored like the product.
+"""Baselines without interest vectors, scored like the product: popularity, trending, item-kNN,
+RP3beta, EASE and EASE plus a trending prior.
 
 Each learns from ``split.train`` only, ranks the catalogue for each scored user with that user's
-training items excluded, and is scored with the same metrics (:mod:`.metrics`).
+training items excluded, and is scored with the same metrics (:mod:`.metrics`). The scorers live
+in :mod:`.popular`, :mod:`.neighbors` and :mod:`.ease`; this module names them, checks their
+parameters and ranks.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
+from recsys_nb.evaluate.ease import DEFAULT_EASE_LAMBDA, ease_scorer, ease_trending_scorer
+from recsys_nb.evaluate.interactions import Interactions, Scorer, interaction_matrix
 from recsys_nb.evaluate.metrics import DEFAULT_CUTOFFS, check_cutoffs
+from recsys_nb.evaluate.neighbors import (
+    DEFAULT_KNN_NEIGHBORS,
+    DEFAULT_RP3_ALPHA,
+    DEFAULT_RP3_BETA,
+    DEFAULT_RP3_NEIGHBORS,
+    itemknn_scorer,
+    rp3beta_scorer,
+)
+from recsys_nb.evaluate.popular import (
+    DEFAULT_TRENDING_DAYS,
+    as_of,
+    popularity_scorer,
+    trending_prior,
+    trending_scorer,
+)
 from recsys_nb.evaluate.results import EvaluationResult
 from recsys_nb.evaluate.splits import Split, _check_int, relevant_or_raise
 from recsys_nb.topn import top_n
 
-BASELINES = ("popularity", "trending", "itemknn", "ease")
-#: "trending" counts the positive events of the last this many days before the split's cut-off
-DEFAULT_TRENDING_DAYS = 180.0
-DEFAULT_EASE_LAMBDA = 500.0
-DEFAULT_KNN_NEIGHBORS: int | None = None
-
-@dataclass(frozen=True, eq=False)
-class Interactions:
-    """The binary user x item matrix of training events that baselines learn from.
-
-    Attributes:
-        matrix: (train users x catalogue items) CSR float32, 1 where the user interacted.
-        users: the training users (row order).
-        item_ids: the catalogue (column order).
-    """
-
-    matrix: sparse.csr_matrix
-    users: np.ndarray
-    item_ids: np.ndarray
-
-    def rows(self, users: Sequence[Any]) -> np.ndarray:
-        """Row positions of ``users`` (-1 for users without training events)."""
-        return pd.Index(self.users).get_indexer(pd.Index(np.asarray(users)))
+#: Each baseline's parameters and their defaults.
+BASELINE_PARAMS: dict[str, dict[str, Any]] = {
+    "popularity": {},
+    "trending": {"days": DEFAULT_TRENDING_DAYS},
+    "itemknn": {"neighbors": DEFAULT_KNN_NEIGHBORS, "shrink": 0.0},
+    "ease": {"lam": DEFAULT_EASE_LAMBDA},
+    "rp3beta": {"alpha": DEFAULT_RP3_ALPHA, "beta": DEFAULT_RP3_BETA,
+                "neighbors": DEFAULT_RP3_NEIGHBORS},
+    # the baseline to beat on the leak-free rolling protocol
+    "ease_trending": {"lam": DEFAULT_EASE_LAMBDA, "days": DEFAULT_TRENDING_DAYS, "weight": 1.0},
+}
+BASELINES = tuple(BASELINE_PARAMS)
 
 
-def interaction_matrix(
-    events: pd.DataFrame, item_ids: np.ndarray, positive_only: bool = True
-) -> Interactions:
-    """Build :class:`Interactions` from events (``kind == "not_interested"`` dropped by default:
-    a dismissal is not a signal of taste to imitate)."""
-    if positive_only and "kind" in events.columns:
-        events = events[events["kind"] != "not_interested"]
-    item_ids = np.asarray(item_ids, dtype=np.int64)
-    cols = pd.Index(item_ids).get_indexer(events["item_id"].to_numpy(dtype=np.int64))
-    if (cols < 0).any():
-        bad = events["item_id"].to_numpy()[cols < 0][:5].tolist()
-        raise ValueError(f"events refer to items {bad} that are not in the catalogue")
-    codes, users = pd.factorize(events["user_id"], sort=True)
-    m = sparse.csr_matrix(
-        (np.ones(len(cols), dtype=np.float32), (codes, cols)),
-        shape=(len(users), len(item_ids)),
-    )
-    m.data[:] = 1.0  # duplicates summed by the constructor: back to binary
-    return Interactions(m, np.asarray(users), item_ids)
+def baseline_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` over the baseline's defaults, or a ValueError naming the unknown baseline or
+    parameter(s) and the known ones."""
+    if name not in BASELINE_PARAMS:
+        raise ValueError(f"unknown baseline {name!r}; use one of {list(BASELINES)}")
+    known = BASELINE_PARAMS[name]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for baseline {name!r}; its parameters "
+                         f"are {sorted(known) or 'none'}")
+    return {**known, **params}
 
 
-class Scorer(Protocol):
-    """Scores every catalogue item for a batch of users (higher is better)."""
-
-    def __call__(self, rows: np.ndarray) -> np.ndarray: ...
-
-
-def popularity_scorer(data: Interactions) -> Scorer:
-    """Most-interacted items first, the same list for everybody (seen items aside)."""
-    counts = np.asarray(data.matrix.sum(axis=0), dtype=np.float64).ravel()
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(counts, (len(rows), counts.size)).copy()
-
-    return score
-
-
-def itemknn_scorer(data: Interactions, neighbors: int | None = DEFAULT_KNN_NEIGHBORS) -> Scorer:
-    """Item-kNN: score = sum of cosine similarities between an item and the user's items.
-
-    Similarity is the cosine between item columns of the training matrix (``X^T X`` of the
-    column-normalized matrix, sparse), diagonal removed. ``neighbors`` keeps only each item's
-    strongest similarities (None keeps all).
-    """
-    x = data.matrix
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
-    xn = (x @ sparse.diags(1.0 / np.where(norms > 0, norms, 1.0))).tocsc().astype(np.float32)
-    sim = (xn.T @ xn).tocsr()
-    sim.setdiag(0.0)
-    sim.eliminate_zeros()
-    if neighbors is not None:
-        sim = _keep_top_per_row(sim, _check_int("neighbors", neighbors, 1))
-    # score(u, j) = sum_i x[u, i] * sim[i, j]: the similarity is symmetric before pruning;
-    # after pruning row i keeps item i's neighbours, so users "vote" through their items' lists.
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        return np.asarray((x[rows] @ sim).todense(), dtype=np.float64)
-
-    return score
-
-
-def _keep_top_per_row(m: sparse.csr_matrix, n: int) -> sparse.csr_matrix:
-    """Keep the ``n`` largest entries of each row of a CSR matrix.
-
-    Values equal to 6 decimals count as ties (float rounding must not decide) and the lower
-    column wins, so the result does not depend on the storage order.
-    """
-    m = m.tocsr(copy=True)
-    for r in range(m.shape[0]):
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        if hi - lo > n:
-            vals = m.data[lo:hi]
-            order = np.lexsort((m.indices[lo:hi], -np.round(vals, 6)))
-            vals[order[n:]] = 0.0
-    m.eliminate_zeros()
-    return m
-
-
-def ease_scorer(data: Interactions, lam: float = DEFAULT_EASE_LAMBDA) -> Scorer:
-    """EASE (Steck 2019): item-item weights ``B`` in closed form, score = ``x_u B``.
-
-    ``P = (X^T X + lam I)^-1``; ``B = -P / diag(P)`` with a zero diagonal. Computed only over
-    items with training events (the others would get all-zero weights anyway), in float64.
-
-    Raises:
-        ValueError: lam not a positive finite number.
-    """
-    lam = float(lam)
-    if not (lam > 0 and math.isfinite(lam)):
-        raise ValueError(f"lam={lam} must be a positive finite number, e.g. {DEFAULT_EASE_LAMBDA}")
-    x = data.matrix
-    active = np.flatnonzero(np.asarray(x.sum(axis=0)).ravel() > 0)
-    xa = x[:, active].astype(np.float64)
-    gram = (xa.T @ xa).toarray()
-    gram[np.diag_indices_from(gram)] += lam
-    p = _spd_inverse(gram)
-    b = p / (-np.diag(p))
-    b[np.diag_indices_from(b)] = 0.0
-    n_items = x.shape[1]
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(rows), n_items))
-        out[:, active] = xa[rows] @ b
-        return out
-
-    return score
-
-
-def _spd_inverse(a: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix via Cholesky (~2x faster than LU)."""
-    from scipy import linalg
-
-    c, _ = linalg.cho_factor(a, lower=True, overwrite_a=True, check_finite=False)
-    (potri,) = linalg.get_lapack_funcs(("potri",), (c,))
-    inv, info = potri(c, lower=True, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"Cholesky inverse failed (LAPACK info={info})")
-    return np.tril(inv) + np.tril(inv, -1).T
-
-
-
-def trending_scorer(data: Interactions, events: pd.DataFrame, as_of: float,
-                    days: float = DEFAULT_TRENDING_DAYS) -> Scorer:
-    """What is popular *now*: positive events per item in the ``days`` before ``as_of`` (unix
-    seconds), the same list for everybody; all-time popularity only breaks ties (it adds less
-    than 1, so one more recent event always wins).
-
-    Raises:
-        ValueError: ``days`` not a positive number.
-    """
-    if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0:
-        raise ValueError(f"days={days!r} must be a number > 0, e.g. {DEFAULT_TRENDING_DAYS:g}")
-    if "kind" in events.columns:
-        events = events[events["kind"] != "not_interested"]
-    ts = events["timestamp"].to_numpy(dtype=np.float64)
-    recent = events[(ts >= as_of - float(days) * 86_400.0) & (ts < as_of)]
-    cols = pd.Index(data.item_ids).get_indexer(recent["item_id"].to_numpy(dtype=np.int64))
-    counts = np.bincount(cols[cols >= 0], minlength=len(data.item_ids)).astype(np.float64)
-    all_time = np.asarray(data.matrix.sum(axis=0), dtype=np.float64).ravel()
-    counts += all_time / (all_time.max(initial=0.0) + 1.0)
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(counts, (len(rows), counts.size)).copy()
-
-    return score
-
-
-def _baseline_scorer(name: str, data: Interactions, params: Mapping[str, Any],
-                     split: Split) -> Scorer:
+def baseline_scorer(name: str, data: Interactions, split: Split, **params: Any) -> Scorer:
+    """The scorer of baseline ``name`` learned from ``data`` (the split's training matrix);
+    ``split`` gives the as-of time of the trending counts."""
+    p = baseline_params(name, params)
     if name == "popularity":
         return popularity_scorer(data)
     if name == "trending":
-        # as of the cut-off (a global split), else just after the last training event
-        as_of = split.cutoff if split.cutoff is not None else float(
-            split.train["timestamp"].max()) + 1.0
-        return trending_scorer(data, split.train, as_of,
-                               params.get("days", DEFAULT_TRENDING_DAYS))
+        return trending_scorer(data, split.train, as_of(split), p["days"])
     if name == "itemknn":
-        return itemknn_scorer(data, params.get("neighbors", DEFAULT_KNN_NEIGHBORS))
+        return itemknn_scorer(data, p["neighbors"], p["shrink"])
+    if name == "rp3beta":
+        return rp3beta_scorer(data, p["alpha"], p["beta"], p["neighbors"])
     if name == "ease":
-        return ease_scorer(data, params.get("lam", DEFAULT_EASE_LAMBDA))
-    raise ValueError(f"unknown baseline {name!r}; use one of {list(BASELINES)}")
+        return ease_scorer(data, p["lam"])
+    prior = trending_prior(split.item_ids, split.train, as_of(split), p["days"])
+    return ease_trending_scorer(data, prior, p["lam"], p["weight"])
 
 
 def check_list_length(n: int, n_items: int) -> int:
@@ -219,30 +92,10 @@ def check_list_length(n: int, n_items: int) -> int:
     return n
 
 
-def recommend_baseline(
-    name: str,
-    split: Split,
-    users: Sequence[Any] | None = None,
-    n: int = max(DEFAULT_CUTOFFS),
-    batch: int = 1024,
-    **params: Any,
-) -> np.ndarray:
-    """Top-``n`` item ids per user from a baseline trained on ``split.train``, seen excluded.
-
-    Args:
-        name: "popularity", "trending" (param ``days``), "itemknn" (param ``neighbors``) or
-            "ease" (param ``lam``).
-        users: whom to recommend for (default: the split's evaluated users).
-        batch: users scored at once (bounds memory: batch x catalogue floats).
-
-    Returns:
-        (users x n) int64 item ids, -1 where fewer than n unseen items exist.
-    """
-    users = split.users if users is None else np.asarray(users)
-    n = check_list_length(n, split.n_items)
-    data = interaction_matrix(split.train, split.item_ids)
-    scorer = _baseline_scorer(name, data, params, split)
-    fallback = scorer if name in ("popularity", "trending") else popularity_scorer(data)
+def rank_users(split: Split, data: Interactions, scorer: Scorer, fallback: Scorer,
+               users: Sequence[Any], n: int, batch: int = 1024) -> np.ndarray:
+    """Top-``n`` item ids per user from ``scorer`` (``fallback`` for users without training
+    interactions), each user's training items excluded; -1 pads short lists."""
     col = pd.Index(split.item_ids)
     seen_cols = [col.get_indexer(s) for s in split.seen(users)]
     rows = data.rows(users)
@@ -260,6 +113,73 @@ def recommend_baseline(
     return out
 
 
+#: Baselines that give everybody the same list: they are their own fallback.
+NON_PERSONAL = ("popularity", "trending")
+
+
+def _fallback(name: str, scorer: Scorer, data: Interactions) -> Scorer:
+    """Whom users without training interactions get: the non-personal list itself, else
+    popularity."""
+    return scorer if name in NON_PERSONAL else popularity_scorer(data)
+
+
+def recommend_baseline(
+    name: str,
+    split: Split,
+    users: Sequence[Any] | None = None,
+    n: int = max(DEFAULT_CUTOFFS),
+    batch: int = 1024,
+    **params: Any,
+) -> np.ndarray:
+    """Top-``n`` item ids per user from a baseline trained on ``split.train``, seen excluded.
+
+    Args:
+        name: one of :data:`BASELINES`; ``params`` as in :data:`BASELINE_PARAMS` (e.g.
+            ``lam`` for "ease", ``neighbors`` and ``shrink`` for "itemknn").
+        users: whom to recommend for (default: the split's evaluated users).
+        batch: users scored at once (bounds memory: batch x catalogue floats).
+
+    Returns:
+        (users x n) int64 item ids, -1 where fewer than n unseen items exist.
+    """
+    users = split.users if users is None else np.asarray(users)
+    n = check_list_length(n, split.n_items)
+    data = interaction_matrix(split.train, split.item_ids)
+    scorer = baseline_scorer(name, data, split, **params)
+    return rank_users(split, data, scorer, _fallback(name, scorer, data), users, n, batch)
+
+
+def evaluate_baseline_grid(
+    name: str,
+    split: Split,
+    points: Sequence[Mapping[str, Any]],
+    cutoffs: int | Iterable[int] = DEFAULT_CUTOFFS,
+    *,
+    relevance: str = "positive",
+    label: str | None = None,
+) -> list[EvaluationResult]:
+    """Score one baseline at several parameter points on the split, one result per point.
+
+    The training matrix is built once, so the points share its memoized work (one EASE
+    eigendecomposition for every ``lam``, one RP3beta walk for every ``alpha``/``beta``).
+    """
+    ks = check_cutoffs(cutoffs)
+    check_list_length(max(ks), split.n_items)
+    for p in points:
+        baseline_params(name, p)  # every point checked before any work
+    users, relevant = relevant_or_raise(split, relevance)
+    data = interaction_matrix(split.train, split.item_ids)
+    out = []
+    for p in points:
+        t0 = time.perf_counter()
+        scorer = baseline_scorer(name, data, split, **p)
+        ranked = rank_users(split, data, scorer, _fallback(name, scorer, data), users, max(ks))
+        out.append(EvaluationResult.score(
+            label or name, users, ranked, relevant, ks, split.n_items,
+            users_skipped=split.n_skipped(users), seconds=round(time.perf_counter() - t0, 3)))
+    return out
+
+
 def evaluate_baseline(
     name: str,
     split: Split,
@@ -270,14 +190,8 @@ def evaluate_baseline(
     **params: Any,
 ) -> EvaluationResult:
     """Score one baseline on the split (``params`` as :func:`recommend_baseline`'s)."""
-    ks = check_cutoffs(cutoffs)
-    check_list_length(max(ks), split.n_items)
-    users, relevant = relevant_or_raise(split, relevance)
-    t0 = time.perf_counter()
-    ranked = recommend_baseline(name, split, users, max(ks), **params)
-    return EvaluationResult.score(
-        label or name, users, ranked, relevant, ks, split.n_items,
-        users_skipped=split.n_skipped(users), seconds=round(time.perf_counter() - t0, 3))
+    return evaluate_baseline_grid(name, split, [params], cutoffs, relevance=relevance,
+                                  label=label)[0]
 
 
 def evaluate_baselines(
@@ -289,15 +203,18 @@ def evaluate_baselines(
     ease_lambda: float = DEFAULT_EASE_LAMBDA,
     knn_neighbors: int | None = DEFAULT_KNN_NEIGHBORS,
 ) -> dict[str, EvaluationResult]:
-    """Score several baselines on the split: name -> :class:`EvaluationResult`.
+    """Score several baselines on the split at their defaults: name -> :class:`EvaluationResult`.
 
     ``pd.DataFrame([r.row for r in results.values()])`` gives the table: model, the metrics,
-    users, users_skipped (too little history or nothing new held out), seconds.
+    users, users_skipped (too little history or nothing new held out), seconds. To choose
+    parameters on a validation split instead, see :func:`~recsys_nb.evaluate.tune_baseline`.
     """
     unknown = [m for m in models if m not in BASELINES]
     if unknown or not models:
         raise ValueError(f"unknown baseline(s) {unknown}; use some of {list(BASELINES)}")
-    params = {"popularity": {}, "trending": {}, "itemknn": {"neighbors": knn_neighbors},
-              "ease": {"lam": ease_lambda}}
-    return {name: evaluate_baseline(name, split, cutoffs, relevance=relevance, **params[name])
+    params: dict[str, dict[str, Any]] = {
+        "itemknn": {"neighbors": knn_neighbors}, "ease": {"lam": ease_lambda},
+        "ease_trending": {"lam": ease_lambda}}
+    return {name: evaluate_baseline(name, split, cutoffs, relevance=relevance,
+                                    **params.get(name, {}))
             for name in models}

@@ -32,8 +32,16 @@ class Difference:
     n_users: int
 
 
-def paired_difference(a: EvaluationResult, b: EvaluationResult, metric: str) -> Difference:
-    """Per-user ``a - b`` of ``metric`` (e.g. "recall@50"), averaged, with a 95 % interval.
+def per_user_values(result: EvaluationResult, metric: str) -> np.ndarray:
+    """The per-user values of ``metric`` (float64), or a ValueError naming the available ones."""
+    if metric not in result.per_user.columns:
+        raise ValueError(f"metric {metric!r} is not measured for {result.label!r}; use one of "
+                         f"{list(result.per_user.columns)}")
+    return result.per_user[metric].to_numpy(dtype=np.float64)
+
+
+def paired_values(a: EvaluationResult, b: EvaluationResult, metric: str) -> np.ndarray:
+    """Per-user ``a - b`` of ``metric``: what every paired comparison averages.
 
     Raises:
         ValueError: the two results did not score the same users, or ``metric`` is not a
@@ -45,11 +53,17 @@ def paired_difference(a: EvaluationResult, b: EvaluationResult, metric: str) -> 
             f"{len(b.users)}); a paired comparison needs the same users: evaluate both on the "
             "same split"
         )
-    for r in (a, b):
-        if metric not in r.per_user.columns:
-            raise ValueError(f"metric {metric!r} is not measured for {r.label!r}; use one of "
-                             f"{list(r.per_user.columns)}")
-    d = (a.per_user[metric] - b.per_user[metric]).to_numpy(dtype=np.float64)
+    return per_user_values(a, metric) - per_user_values(b, metric)
+
+
+def paired_difference(a: EvaluationResult, b: EvaluationResult, metric: str) -> Difference:
+    """Per-user ``a - b`` of ``metric`` (e.g. "recall@50"), averaged, with a 95 % interval
+    (normal approximation; :func:`~recsys_nb.evaluate.paired_bootstrap` resamples instead).
+
+    Raises:
+        ValueError: as :func:`paired_values`.
+    """
+    d = paired_values(a, b, metric)
     half = 1.96 * d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else math.inf
     mean = float(d.mean())
     return Difference(metric, mean, mean - half, mean + half, len(d))

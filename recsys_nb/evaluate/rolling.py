@@ -97,7 +97,9 @@ def pool(results: Sequence[EvaluationResult], splits: Sequence[Split],
     """One result over every (cut-off, user) pair of several cut-offs.
 
     The pairs are keyed ``"<cut-off date>/<user>"``, so two pooled results over the same splits
-    compare pair by pair (:func:`~recsys_nb.evaluate.paired_difference`).
+    compare pair by pair (:func:`~recsys_nb.evaluate.paired_difference`). Per-user values added
+    to every result before pooling (:meth:`EvaluationResult.with_per_user`, e.g. novelty against
+    each cut-off's own training events) are pooled too.
 
     Raises:
         ValueError: results and splits differ in number, or the results differ in cut-offs K.
@@ -111,8 +113,16 @@ def pool(results: Sequence[EvaluationResult], splits: Sequence[Split],
                      for r, s in zip(results, splits, strict=True) for u in r.users])
     ranked = np.vstack([r.ranked for r in results])
     relevant = [rel for r in results for rel in r.relevant]
-    return EvaluationResult.score(label or results[0].label, keys, ranked, relevant, cutoffs,
-                                  len(splits[0].item_ids), cutoffs_pooled=len(splits))
+    pooled = EvaluationResult.score(label or results[0].label, keys, ranked, relevant, cutoffs,
+                                    len(splits[0].item_ids), cutoffs_pooled=len(splits))
+    extras = [r.extra for r in results]
+    if all(e is not None for e in extras):
+        columns = list(extras[0].columns)  # type: ignore[union-attr]
+        if any(list(e.columns) != columns for e in extras):  # type: ignore[union-attr]
+            raise ValueError("the results carry different per-user columns; add the same "
+                             "ones (e.g. with_beyond_accuracy) to every result before pooling")
+        pooled = pooled.with_per_user(pd.concat(extras, ignore_index=True))
+    return pooled
 
 
 def evaluate_rolling(splits: Sequence[Split], measure: Callable[[Split], EvaluationResult],
