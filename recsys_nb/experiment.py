@@ -34,6 +34,7 @@ from recsys_nb.evaluate import (
     check_cutoffs,
     evaluate,
     evaluate_baseline,
+    with_beyond_accuracy,
 )
 from recsys_nb.progress import progress_bar
 from recsys_nb.recommender import (
@@ -243,6 +244,14 @@ class Experiment:
             rows.append({param: value, **{m: v for m, v in r.row.items() if "@" in m or
                                           m == "mrr"}})
         return pd.DataFrame(rows)
+
+    def beyond_accuracy(self, result: EvaluationResult, cutoffs: Iterable[int] | None = None,
+                        embedding: str = "default") -> EvaluationResult:
+        """``result`` with diversity@K (in the item space of ``embedding``) and novelty@K (against
+        the training events) per user and as row means; K = the smallest cut-off by default."""
+        vecs = self.vectors(embedding)
+        return with_beyond_accuracy(result, self.split, vecs.item_ids, vecs.vectors,
+                                    tuple(cutoffs) if cutoffs else (min(self.cutoffs),))
 
     def table(self) -> pd.DataFrame:
         """Every result measured so far, one row each, in the order measured."""

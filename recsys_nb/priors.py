@@ -50,10 +50,10 @@ def check_prior(prior: str, half_life_events: float) -> tuple[str, float]:
     return prior, float(half_life_events)
 
 
-#: ``p = (count / reference) ** TRENDING_POWER``: chosen with the half-life and the weight on the
-#: rolling protocol's validation cut-offs (``benchmarks/rolling_recommender.py --explore``):
-#: Recall@50 0.1348 at 0.3 vs 0.1344 at 0.5 and 0.1315 at 0.7 (weight 2, 1,000 events); the
-#: log scaling of the all-time prior reached 0.1344, but a power is scale-free (below).
+#: ``p = (count / reference) ** TRENDING_POWER``, chosen with the half-life (1,000 events) and the
+#: weight (2) on the rolling protocol's validation cut-offs, ``benchmarks/tune_prior_rolling.py``:
+#: Recall@50 0.1383 at 0.3 vs 0.1357 at 0.5 and 0.1350 at 0.7 (each at its best weight); half-lives
+#: of 500 / 2,000 events reached 0.1287 / 0.1309; the all-time log prior 0.0890.
 TRENDING_POWER = 0.3
 
 
@@ -61,11 +61,10 @@ class TrendingCounts:
     """Per-item counts of positive events where each later event halves an event's weight
     after ``half_life_events`` more: an event clock, not a wall clock.
 
-    Why events and not days: on the rolling protocol both rank alike (validation Recall@50
-    0.1338 at 1,000 events vs 0.1334 at 90 days), but a wall clock lets an idle gap erase the
-    history: a service built from the 2016 MovieLens data and clicked in 2026 would weigh ten
-    years of events as nothing against one click. With an event clock the prior moves only as
-    fast as the activity does.
+    Why events and not days: a wall clock lets an idle gap erase the history (a service built
+    from the 2016 MovieLens data and clicked in 2026 would weigh ten years of events as nothing
+    against one click); with an event clock the prior moves only as fast as the activity does.
+    1,000 positive MovieLens events span 92 days on average.
 
     Why a power and not a log: ``(c_i / c_ref) ** power`` does not change when every count decays
     by the same factor, so a new event changes the prior of its own item only, and the store

@@ -63,14 +63,24 @@ class RollingExperiment:
     def _each(self, label: str) -> Iterable[Experiment]:
         return progress_bar(self.experiments, label, enabled=self.progress)
 
-    def measure(self, label: str | None = None, **kwargs: Any) -> EvaluationResult:
+    def measure(self, label: str | None = None, *, beyond: bool = True,
+                **kwargs: Any) -> EvaluationResult:
         """:meth:`Experiment.measure <recsys_nb.experiment.Experiment.measure>` at every cut-off
-        (same keywords), pooled."""
+        (same keywords), pooled; with ``beyond``, each cut-off's lists also get diversity@K and
+        novelty@K in that cut-off's own item space and training events
+        (:meth:`Experiment.beyond_accuracy`)."""
         results = [e.measure(label, **kwargs) for e in self._each(label or "configuration")]
-        return pool(results, self.splits, results[0].label)
+        return self._pool(results, beyond, results[0].label)
 
-    def baseline(self, name: str, *, label: str | None = None,
+    def baseline(self, name: str, *, label: str | None = None, beyond: bool = True,
                  **params: Any) -> EvaluationResult:
         """A baseline at every cut-off (it learns from that cut-off's past), pooled."""
         results = [e.baseline(name, label=label, **params) for e in self._each(name)]
-        return pool(results, self.splits, label or name)
+        return self._pool(results, beyond, label or name)
+
+    def _pool(self, results: list[EvaluationResult], beyond: bool,
+              label: str) -> EvaluationResult:
+        if beyond:
+            results = [e.beyond_accuracy(r) for e, r in zip(self.experiments, results,
+                                                            strict=True)]
+        return pool(results, self.splits, label)

@@ -515,10 +515,10 @@ def _check_prior(prior: pd.Series) -> pd.Series:
 def _check_weight(weight: float, has_prior: bool) -> float:
     """A finite popularity weight >= 0; > 0 only when the store was built with a prior."""
     if isinstance(weight, bool) or not isinstance(weight, int | float | np.number):
-        raise TypeError(f"popularity_weight={weight!r} must be a number >= 0, e.g. 0.65")
+        raise TypeError(f"popularity_weight={weight!r} must be a number >= 0, e.g. 2")
     weight = float(weight)
     if not (np.isfinite(weight) and weight >= 0.0):
-        raise ValueError(f"popularity_weight={weight!r} must be a finite number >= 0, e.g. 0.65")
+        raise ValueError(f"popularity_weight={weight!r} must be a finite number >= 0, e.g. 2")
     if weight > 0 and not has_prior:
         raise ValueError(
             f"popularity_weight={weight} needs a store built with a popularity prior "

@@ -104,3 +104,17 @@ def test_pool_keys_pairs_and_compares_them():
     assert d.n_users == n_pairs
     with pytest.raises(ValueError, match="one per split"):
         pool(one[:1], splits + splits)
+
+
+def test_later_training_share_measures_the_leak_of_a_per_user_split():
+    from recsys_nb.data import load_movielens
+    from recsys_nb.evaluate import later_training_share, temporal_split
+
+    ds = load_movielens()
+    share = later_training_share(temporal_split(ds))
+    assert 0.3 < share < 0.6  # MovieLens: 43 % of the training events are later, on average
+    assert later_training_share(rolling_splits(ds)[3]) == 0.0  # a global cut-off: none
+    toy = cutoff_split(ds, rolling_splits(ds)[3].cutoff)
+    empty = toy.restrict(toy.users[:0])
+    with pytest.raises(ValueError, match="no training or no held-out events"):
+        later_training_share(empty)

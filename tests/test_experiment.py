@@ -32,7 +32,8 @@ def test_measure_equals_a_direct_evaluation(experiment, split, tmp_path):
     train = split.train_dataset()
 
     def fresh(_ds, path):
-        return Recommender(train.items, vecs, path, experiment.popularity, **DEFAULT_PARAMS)
+        return Recommender(train.items, vecs, path, experiment.popularity,
+                           prior_events=train.events, **DEFAULT_PARAMS)
 
     direct = evaluate(fresh, split.restrict(split.users, train_users=split.users), (5, 20))
     assert np.array_equal(got.ranked, direct.ranked)

@@ -126,7 +126,7 @@ def service(tmp_path):
     item_vectors = embed_items(small_ds.items, small_ds.events, DEFAULT_EMBEDDING, progress=False)
     popularity = item_counts(small_ds.events)  # as from_dataset: the prior is on
     rec = Recommender(small_ds.items, item_vectors, tmp_path / "store", popularity,
-                      not_interested_factor=0.3)
+                      prior_events=small_ds.events, not_interested_factor=0.3)
     rec.ingest(sample.events)
     yield rec, [int(u) for u in sample.users]
     rec.close()

@@ -177,7 +177,8 @@ def service(tmp_path_factory):
     split = temporal_split(sample, test_fraction=0.2)
     vecs = embed_items(small.items, small.events, DEFAULT_EMBEDDING, dim=16, progress=False)
     popularity = item_counts(small.events)  # as from_dataset: the popularity prior is on
-    rec = Recommender(small.items, vecs, tmp_path_factory.mktemp("store"), popularity)
+    rec = Recommender(small.items, vecs, tmp_path_factory.mktemp("store"), popularity,
+                      prior_events=small.events)
     rec.ingest(split.train)
     user = int(split.users[0])
     future = split.test[split.test["user_id"] == user]

@@ -33,7 +33,7 @@ def test_notebook_follows_the_conventions():
     assert names == ["FULL", "N_USERS", "MIN_EVENTS", "TEST_FRACTION", "K", "EMBEDDINGS", "DIMS",
                      "ALPHA_VIEW_GRID", "ALPHA_FAVORITE_GRID", "FACTOR_GRID",
                      "POPULARITY_WEIGHT_GRID", "WINDOW_GRID", "COLD_START_EVENTS", "BASELINES",
-                     "TOLERANCE", "SEED", "STORE_DIR"]
+                     "ROLLING_MONTHS", "TOLERANCE", "SEED", "STORE_DIR"]
 
 
 def _metric_values(recorded: dict) -> list[tuple[str, float]]:
@@ -58,7 +58,8 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
         NOTEBOOK, tmp_path, N_USERS=n_users, SEED=3, K=[5, 50], EMBEDDINGS=["collaborative"],
         BASELINES=["popularity"], ALPHA_VIEW_GRID=[0.2, 0.5], ALPHA_FAVORITE_GRID=[0.3],
         FACTOR_GRID=[0.0], POPULARITY_WEIGHT_GRID=[0.0, 1.0], WINDOW_GRID=[6, 30],
-        COLD_START_EVENTS=[2], TOLERANCE=tolerance, STORE_DIR=str(tmp_path / "store"),
+        COLD_START_EVENTS=[2], TOLERANCE=tolerance, ROLLING_MONTHS=96,
+        STORE_DIR=str(tmp_path / "store"),
     )
     # the split
     assert rec["n_users"] == n_users
@@ -123,7 +124,7 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert rec["cold_start_events"] == [2]
     # verdicts: one row per claim, each consistent with its numbers and the tolerance
     rows = rec["verdicts"]
-    assert rec["n_claims"] == len(rows) == 12
+    assert rec["n_claims"] == len(rows) == 16
     assert len({r["claim"] for r in rows}) == len(rows)
     assert {r["verdict"] for r in rows} <= VERDICTS
     assert rec["metric"] == "recall@50" and rec["tolerance"] == tolerance
@@ -164,6 +165,22 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert blend_svd_alone["on"] == prior["off"]
     assert blend_svd_alone["off"] == rec[f"embedding_{svd}_noprior_recall@50"]
     assert by_key["default_vs_best_baseline"]["off"] == rec["popularity_recall@50"]
+    # the two protocols: the leak measured, every model on both, the claims each settles
+    assert 0.3 < rec["later_training_share"] < 0.6
+    assert rec["rolling_cutoffs"] == 3  # 2000-01, 2008-01, 2016-01
+    table = {row["model"]: row for row in rec["protocol_table"]}
+    assert list(table)[0] == "popularity" and len(table) == 3
+    assert table["popularity"]["per-user recall@50"] == rec["popularity_recall@50"]
+    default_row = next(r for m, r in table.items() if m.endswith("(the default)"))
+    assert default_row["per-user recall@50"] == rec["constructor_recall@50"]
+    for row in table.values():
+        assert 1 <= row["rolling rank"] <= 3 and 0 < row["coverage@50"] <= 1
+        assert 0 <= row["diversity@5"] <= 2 and row["novelty@5"] > 0
+    leak_free = by_key["default_vs_best_baseline_rolling"]
+    assert leak_free["on"] == default_row["rolling recall@50"]
+    assert leak_free["off"] == table["popularity"]["rolling recall@50"]
+    trending = next(r for m, r in table.items() if "trending" in m)
+    assert by_key["trending_vs_all_time_rolling"]["on"] == trending["rolling recall@50"]
     counted = sum(rec[f"verdicts_{v.replace(' ', '_')}"] for v in VERDICTS)
     assert counted == len(rows)
     assert rec["n_configurations_total"] >= rec["n_configurations"] > 10

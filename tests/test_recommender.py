@@ -17,8 +17,10 @@ import pytest
 from recsys_nb import vectors
 from recsys_nb.data import Dataset, load_movielens, sample_users, subset_items
 from recsys_nb.embeddings import ItemVectors, embed_items
+from recsys_nb.priors import TrendingCounts
 from recsys_nb.recommender import (
     DEFAULT_PARAMS,
+    PRIOR_DEFAULTS,
     OvershootWarning,
     Recommender,
     item_counts,
@@ -79,7 +81,7 @@ def hand_recommender(path) -> Recommender:
         "hand-3d", np.array(ids, dtype=np.int64),
         np.array([HAND_VECTORS[i] for i in ids], dtype=np.float32), None,
     )
-    return Recommender(ds.items, item_vectors, path, item_counts(ds.events),
+    return Recommender(ds.items, item_vectors, path, item_counts(ds.events), prior="popularity",
                        alpha_view=3 / 7, alpha_favorite=4 / 7, not_interested_factor=0.6,
                        popularity_weight=0.5)
 
@@ -291,7 +293,10 @@ def test_recommend_is_cosine_top_n_without_seen_items(rec, small):
 
 def test_recommend_unknown_user_gets_popular_items(rec, small):
     top = rec.recommend("nobody", n=4)
-    assert list(top["item_id"]) == popular_items(small, 4)
+    # popular = highest prior first (the trending one by default), ties in the all-time order
+    all_time = pd.Series(np.arange(len(rec.item_ids)), index=popular_items(small, 10**6))
+    order = np.lexsort((all_time.reindex(rec.item_ids).to_numpy(), -rec.item_prior()))
+    assert list(top["item_id"]) == rec.item_ids[order[:4]].tolist()
     assert set(top["source"]) == {"popular"} and top["score"].between(0, 1).all()
 
 
@@ -592,18 +597,19 @@ def test_hybrid_embedding_builds_and_searches(small, tmp_path):
 # ---- the default configuration: blend vectors and the popularity prior -------------------------
 
 
-def test_default_embedding_is_blend_with_the_popularity_prior(small, tmp_path):
+def test_default_embedding_is_blend_with_the_trending_prior(small, tmp_path):
     with pytest.warns(UserWarning, match=r"only 40 users .*using dim=39 instead of 64"):
         r = Recommender.from_dataset(small, tmp_path / "d", progress=False)
     with r:
         assert r.model_id.startswith("blend-seq39w5-") and r.dim == 78
         assert r.popularity_weight == DEFAULT_PARAMS["popularity_weight"] == r.prior_weight
-        counts = item_counts(small.events)
-        prior = dict(zip(r.item_ids, r.item_prior(), strict=True))
-        top = counts.index[0]
-        assert prior[top] == 1.0
-        least = counts.index[-1]
-        assert prior[least] == pytest.approx(np.log1p(counts.iloc[-1]) / np.log1p(counts.iloc[0]))
+        assert r.prior == PRIOR_DEFAULTS["prior"] == "trending"
+        positive = small.events[small.events["kind"] != "not_interested"].sort_values(
+            "timestamp", kind="stable")
+        counts = TrendingCounts(len(r.item_ids), PRIOR_DEFAULTS["half_life_events"])
+        counts.add(pd.Index(r.item_ids).get_indexer(positive["item_id"]))
+        np.testing.assert_allclose(r.item_prior(), counts.values(), atol=1e-6)
+        assert r.item_prior().max() == pytest.approx(1.0)
         user = small.users[0]
         r.ingest(small.events[small.events["user_id"] == user])
         got = r.recommend(user, n=10)

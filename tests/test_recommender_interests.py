@@ -374,7 +374,8 @@ def test_forget_users_empties_the_rows_of_every_interest_setting(small, tmp_path
     vecs = embed_items(small.items, small.events, "collaborative", dim=16, progress=False)
     assert vecs.model_id == model
     # one interest per user, the users forgotten (what an Experiment does between runs)
-    Recommender(small.items, vecs, path, item_counts(small.events), forget_users=True).close()
+    Recommender(small.items, vecs, path, item_counts(small.events), prior_events=small.events,
+                forget_users=True).close()
     with multi(small, path) as r:  # no event of "old" is left, so neither are their rows
         assert r.log.count() == 0 and r._multi.store.count() == 0
         assert r.recommend("old", n=3)["source"].eq("popular").all()

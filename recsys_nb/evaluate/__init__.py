@@ -98,6 +98,7 @@ from recsys_nb.evaluate.rolling import (
     cutoff_dates,
     cutoff_split,
     evaluate_rolling,
+    later_training_share,
     pool,
     rolling_splits,
 )
@@ -108,7 +109,8 @@ from recsys_nb.evaluate.validation import NoValidationUsers, validation_split
 
 __all__ = [
     "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",
-    "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling", "pool",
+    "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling",
+    "later_training_share", "pool",
     "rolling_splits", "trending_scorer", "BASELINE_PARAMS", "baseline_scorer", "EaseFactor",
     "ease_factor", "ease_trending_scorer", "evaluate_baseline_grid", "NoValidationUsers",
     "TunedBaseline", "grid_points", "tune_baseline", "validation_split", "rp3beta_scorer",

@@ -74,14 +74,17 @@ FULL_RUN = {"EMBEDDINGS": ["blend", "collaborative", "minilm", "hybrid"], "DIMS"
             "ALPHA_VIEW_GRID": [0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0],
             "ALPHA_FAVORITE_GRID": [0.1, 0.3, 0.5, 0.7, 1.0],
             "FACTOR_GRID": [0.0, 0.1, 0.3, 0.5, 1.0, 2.0],
-            "POPULARITY_WEIGHT_GRID": [0.0, 0.3, 0.5, 0.65, 0.8, 1.0, 1.5],
+            "POPULARITY_WEIGHT_GRID": [0.0, 0.3, 0.65, 1.0, 1.5, 2.0, 3.0],
             "WINDOW_GRID": [4, 6, 10, 20, 40], "COLD_START_EVENTS": [1, 2, 3, 5, 10],
             "BASELINES": ["popularity", "itemknn", "ease"]}
 
 #: The notebook's parameters and their defaults (a grid left at None takes the preset's).
 DEFAULTS: dict[str, Any] = {
     "FULL": False, "N_USERS": 100, "MIN_EVENTS": 5, "TEST_FRACTION": 0.2, "K": [10, 50],
-    **dict.fromkeys(FAST), "TOLERANCE": 0.005, "SEED": 0, "STORE_DIR": None}
+    **dict.fromkeys(FAST), "ROLLING_MONTHS": None, "TOLERANCE": 0.005, "SEED": 0,
+    "STORE_DIR": None}
+#: Months between two cut-offs of the leak-free protocol, fast run / full report.
+ROLLING_MONTHS = {"fast": 48, "full": 6}
 
 #: Single values: name -> rule.
 VALUE_RULES: dict[str, Rule] = {
@@ -89,6 +92,7 @@ VALUE_RULES: dict[str, Rule] = {
     "N_USERS": optional(integer(1)),
     "MIN_EVENTS": integer(2),
     "TEST_FRACTION": number(0, 1, open_low=True, open_high=True),
+    "ROLLING_MONTHS": optional(integer(1)),
     "TOLERANCE": (number(0)[0], "a number >= 0, e.g. 0.005"),
     "SEED": integer(0),
     "STORE_DIR": FOLDER,
@@ -140,6 +144,7 @@ class TuningConfig:
     tolerance: float
     seed: int
     store_dir: str | None = None
+    rolling_months: int = ROLLING_MONTHS["fast"]
 
     @classmethod
     def from_parameters(cls, **parameters: Any) -> TuningConfig:
@@ -171,7 +176,9 @@ class TuningConfig:
                    cold_start_events=tuple(sorted(lists["COLD_START_EVENTS"])),
                    baselines=tuple(lists["BASELINES"]), tolerance=float(p["TOLERANCE"]),
                    seed=p["SEED"],
-                   store_dir=None if p["STORE_DIR"] is None else str(p["STORE_DIR"]))
+                   store_dir=None if p["STORE_DIR"] is None else str(p["STORE_DIR"]),
+                   rolling_months=p["ROLLING_MONTHS"] or ROLLING_MONTHS[
+                       "full" if p["FULL"] is True else "fast"])
 
     @property
     def kmax(self) -> int:
@@ -213,7 +220,8 @@ class TuningConfig:
                  f"{DEFAULT_PARAMS}",
                  *(f"  sweep {name}: {values}" for name, values in self.grids.items()),
                  f"  cold start with {list(self.cold_start_events)} event(s); tolerance "
-                 f"{self.tolerance:g} on {self.metric}"]
+                 f"{self.tolerance:g} on {self.metric}",
+                 f"  leak-free protocol: a global cut-off every {self.rolling_months} months"]
         return "\n".join(lines)
 
 

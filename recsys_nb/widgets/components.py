@@ -208,7 +208,7 @@ class ParameterSliders:
     service (the Playground calls ``Recommender.set_params``, which validates it)."""
 
     LIMITS = {"alpha_view": (0.05, 1.0), "alpha_favorite": (0.05, 1.0),
-              "not_interested_factor": (0.0, 1.5), "popularity_weight": (0.0, 1.5)}
+              "not_interested_factor": (0.0, 1.5), "popularity_weight": (0.0, 4.0)}
 
     def __init__(self, rec: Recommender, on_change: Callable[[str, float], None]) -> None:
         w = _widgets()
