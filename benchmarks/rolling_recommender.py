@@ -71,22 +71,19 @@ def main() -> None:
          pd.DataFrame([row(r) for r in chosen.values()]))
 
     keep = dict.fromkeys([best, next(iter(CANDIDATES))])
-    with RollingExperiment(tests, CUTOFFS) as test:
-        base = {b: test.baseline(b) for b in BASELINES}
+
+    def compare(experiment: Experiment | RollingExperiment, title: str) -> None:
+        """The kept configurations and every baseline, paired against the strongest baseline."""
+        base = {b: experiment.baseline(b) for b in BASELINES}
         top = max(base.values(), key=lambda r: r["recall@50"])
-        runs = [test.measure(name, **CANDIDATES[name]) for name in keep]
-        show(f"Test: rolling protocol, {len(tests)} cut-offs, {len(runs[0].users)} (cut-off, "
-             f"user) pairs ({time.perf_counter() - t0:.0f} s)",
+        runs = [experiment.measure(name, **CANDIDATES[name]) for name in keep]
+        show(f"{title}, {len(runs[0].users)} scored ({time.perf_counter() - t0:.0f} s)",
              pd.DataFrame([row(r, top) for r in [*runs, *base.values()]]))
 
-    split = temporal_split(dataset)
-    with Experiment(split, CUTOFFS) as exp:
-        base = {b: exp.baseline(b) for b in BASELINES}
-        top = max(base.values(), key=lambda r: r["recall@50"])
-        runs = [exp.measure(name, **CANDIDATES[name]) for name in keep]
-        show(f"Per-user temporal split (notebook 06), {len(split.users)} users "
-             f"({time.perf_counter() - t0:.0f} s)",
-             pd.DataFrame([row(r, top) for r in [*runs, *base.values()]]))
+    with RollingExperiment(tests, CUTOFFS) as test:
+        compare(test, f"Test: rolling protocol, {len(tests)} cut-offs, (cut-off, user) pairs")
+    with Experiment(temporal_split(dataset), CUTOFFS) as exp:
+        compare(exp, "Per-user temporal split (notebook 06), users")
     out = Path("build/rolling_recommender.md")
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines))

@@ -219,8 +219,8 @@ class Experiment:
 
     def baseline(self, name: str, *, on: Split | None = None, label: str | None = None,
                  **params: Any) -> EvaluationResult:
-        """A baseline ("popularity", "itemknn", "ease") on the same users, once; it learns from
-        every user's training events."""
+        """A baseline (one of ``recsys_nb.evaluate.BASELINES``) on the same users, once; it
+        learns from every user's training events."""
         split = self.split if on is None else self.on(on)
         key = ("baseline", name, tuple(sorted(params.items())), id(split))
         if key not in self._results:

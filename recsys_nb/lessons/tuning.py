@@ -69,14 +69,15 @@ FAST = {"EMBEDDINGS": ["blend", "collaborative", "minilm"],
         "DIMS": [DEFAULT_DIMS["collaborative"]],
         "ALPHA_VIEW_GRID": [0.1, 0.3, 0.6], "ALPHA_FAVORITE_GRID": [0.3],
         "FACTOR_GRID": [0.0, 1.0], "POPULARITY_WEIGHT_GRID": [0.0, 0.3], "WINDOW_GRID": [20],
-        "COLD_START_EVENTS": [1, 5], "BASELINES": ["popularity", "itemknn"]}
+        "COLD_START_EVENTS": [1, 5], "BASELINES": ["popularity", "trending", "itemknn"]}
 FULL_RUN = {"EMBEDDINGS": ["blend", "collaborative", "minilm", "hybrid"], "DIMS": [32, 64, 128],
             "ALPHA_VIEW_GRID": [0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0],
             "ALPHA_FAVORITE_GRID": [0.1, 0.3, 0.5, 0.7, 1.0],
             "FACTOR_GRID": [0.0, 0.1, 0.3, 0.5, 1.0, 2.0],
             "POPULARITY_WEIGHT_GRID": [0.0, 0.3, 0.65, 1.0, 1.5, 2.0, 3.0],
             "WINDOW_GRID": [4, 6, 10, 20, 40], "COLD_START_EVENTS": [1, 2, 3, 5, 10],
-            "BASELINES": ["popularity", "itemknn", "ease"]}
+            "BASELINES": ["popularity", "trending", "itemknn", "rp3beta", "ease",
+                          "ease_trending"]}
 
 #: The notebook's parameters and their defaults (a grid left at None takes the preset's).
 DEFAULTS: dict[str, Any] = {
@@ -84,7 +85,7 @@ DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(FAST), "ROLLING_MONTHS": None, "TOLERANCE": 0.005, "SEED": 0,
     "STORE_DIR": None}
 #: Months between two cut-offs of the leak-free protocol, fast run / full report.
-ROLLING_MONTHS = {"fast": 48, "full": 6}
+ROLLING_MONTHS = {"fast": 96, "full": 6}
 
 #: Single values: name -> rule.
 VALUE_RULES: dict[str, Rule] = {

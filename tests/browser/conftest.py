@@ -64,7 +64,7 @@ BROWSER_PARAMETERS: dict[str, dict[str, Any]] = {
     "06_evaluation_and_tuning": {
         "N_USERS": 30, "EMBEDDINGS": ["blend", "minilm"], "ALPHA_VIEW_GRID": [0.3],
         "FACTOR_GRID": [0.0], "POPULARITY_WEIGHT_GRID": [0.0], "COLD_START_EVENTS": [1],
-        "BASELINES": ["popularity"]},
+        "BASELINES": ["popularity"], "ROLLING_MONTHS": 200},
     "07_playground": {"CLONE_CHOICES": 10},
 }
 
