@@ -752,9 +752,8 @@ def plot_items_per_interest(
     y = np.arange(len(c))
     bars = ax.barh(y, c, color="tab:green")
     share = w / w.sum() if w.sum() > 0 else np.zeros_like(w)
-    ax.bar_label(bars, labels=[f"{n} items (weight {s:.0%})" for n, s in zip(c, share,
-                                                                             strict=True)],
-                 fontsize=7, padding=2)
+    ax.bar_label(bars, labels=[f"{n} item{'' if n == 1 else 's'} (weight {s:.0%})"
+                               for n, s in zip(c, share, strict=True)], fontsize=7, padding=2)
     ax.set_yticks(y, names, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlim(0, max(int(c.max()), 1) * 1.9)

@@ -24,8 +24,8 @@ from recsys_nb.lessons.multiple_interests import MultiInterestConfig
 from recsys_nb.recommender import DEFAULT_PARAMS
 
 DEFAULTS = dict(N_USERS=100, MIN_EVENTS=5, TEST_FRACTION=0.2, K=[10, 50], KS=[1, 2, 3, 5],
-                MERGES=["round_robin", "score"], DIVERSITY=0.5, ROLLING_START="2010-01-01",
-                ROLLING_END="2016-07-01", ROLLING_MONTHS=36, GENRES=["Horror", "Children"],
+                MERGES=["round_robin", "score"], DIVERSITY=0.5, ROLLING_START="2014-01-01",
+                ROLLING_END="2016-07-01", ROLLING_MONTHS=24, GENRES=["Horror", "Children"],
                 MIN_TASTE_EVENTS=10, USER=None, INTERESTS=2, TOP_N=10, TOLERANCE=0.005, SEED=0,
                 STORE_DIR=None)
 
@@ -343,8 +343,17 @@ def test_the_grid_on_a_real_slice(real):
         assert all(1 <= x <= k for x in m)
     assert 0 < counts[2][0] == counts[3][0]  # the first far event: a second interest, any k
     assert counts[2][1] <= counts[3][1]
+    assert mx.interest_share(exp, **SPACE) == counts[2][0]
     table = mx.grid_table(grid, counts, ("recall@20", "ndcg@5", "coverage@20"))
     assert len(table) == 3 and table["users"].nunique() == 1
+    assert table["mean interests"].tolist() == [1.0, counts[2][1], counts[2][1]]
+    only_share = mx.grid_table(grid, counts[2][0], ("recall@20", "ndcg@5", "coverage@20"))
+    assert only_share["share >1 interest"].tolist() == [0.0, counts[2][0], counts[2][0]]
+    shown = mx.shown(only_share, ("recall@20",), ("recall@20",))
+    assert "mean interests" not in shown.columns and "mean interests" in mx.shown(
+        table, ("recall@20",), ("recall@20",)).columns
+    rows = mx.grid_record(only_share, ("recall@20",), ("recall@20",))["rows"]
+    assert all("mean_interests" not in r for r in rows.values() if r["k"] > 1)
     assert table.loc[0, "recall@20"] == pytest.approx(grid.one["recall@20"])
 
 

@@ -97,7 +97,7 @@ RULES: dict[str, Rule] = {
     "MIN_EVENTS": integer(2),
     "TEST_FRACTION": number(0, 1, open_low=True, open_high=True),
     "DIVERSITY": number(0, 1),
-    "ROLLING_START": (_date, 'a date such as "2010-01-01"'),
+    "ROLLING_START": (_date, 'a date such as "2014-01-01"'),
     "ROLLING_END": (_date, 'a date such as "2016-07-01"'),
     "ROLLING_MONTHS": integer(1),
     "MIN_TASTE_EVENTS": integer(2),
@@ -147,9 +147,9 @@ class MultiInterestConfig:
     ks: tuple[int, ...] = (1, 2, 3, 5)
     merges: tuple[str, ...] = mi.MERGES
     diversity: float = mi.DEFAULT_DIVERSITY
-    rolling_start: str = "2010-01-01"
+    rolling_start: str = "2014-01-01"
     rolling_end: str = "2016-07-01"
-    rolling_months: int = 36
+    rolling_months: int = 24
     genres: tuple[str, str] = ("Horror", "Children")
     min_taste_events: int = 10
     user: int | None = None
@@ -705,7 +705,8 @@ def interest_counts(exp: Measurable, ks: Sequence[int], threshold: float = mi.DE
                     **fixed: Any) -> dict[int, tuple[float, float]]:
     """For each k > 1: (share of the scored users, or (cut-off, user) pairs, with more than one
     interest; mean interests per user), after the same bulk ingest as the measurement
-    (``fixed``: the same ``embedding`` / ``dim`` / parameters as :func:`measure_grid`'s)."""
+    (``fixed``: the same ``embedding`` / ``dim`` / parameters as :func:`measure_grid`'s). One
+    ingest per k: see :func:`interest_share` for the share alone, in one ingest."""
     parts = exp.experiments if isinstance(exp, RollingExperiment) else [exp]
     out = {}
     for k in sorted(set(ks)):
@@ -716,12 +717,27 @@ def interest_counts(exp: Measurable, ks: Sequence[int], threshold: float = mi.DE
     return out
 
 
-def grid_table(grid: Grid, counts: Mapping[int, tuple[float, float]],
+def interest_share(exp: Measurable, threshold: float = mi.DEFAULT_THRESHOLD,
+                   **fixed: Any) -> float:
+    """The share of the scored users (or pairs) with more than one interest, for **every**
+    k > 1, from one ingest with ``interests=2``.
+
+    It does not depend on k: until a user's first event far from their only interest, the
+    replay is the same for every k > 1 (k only matters once k interests exist), and that event
+    starts a second interest whatever k is; interests are replaced, never removed. So the share
+    needs one ingest, where :func:`interest_counts` (the mean number of interests too) needs one
+    per k.
+    """
+    return interest_counts(exp, [2], threshold, **fixed)[2][0]
+
+
+def grid_table(grid: Grid, counts: Mapping[int, tuple[float, float]] | float,
                metrics: Sequence[str] = ("recall@50", "ndcg@10", "coverage@50"),
                paired: Sequence[str] | None = None,
                tolerance: float = 0.005) -> pd.DataFrame:
     """One row per configuration: k, merge, diversity, users (or pairs) scored, share of them
-    with more than one interest, mean interests, the ``metrics`` and, for k > 1 and each
+    with more than one interest and mean interests (``counts``: :func:`interest_counts`, or the
+    share alone, :func:`interest_share`: then no mean), the ``metrics`` and, for k > 1 and each
     ``paired`` metric (default: the first two), the paired difference to k = 1 (mean, 95 %
     interval) and the verdict on :data:`CLAIM` ("holds" / "does not hold" / "no measurable
     effect", :func:`recsys_nb.evaluate.verdict_table` with ``tolerance``); seconds measured."""
@@ -732,7 +748,8 @@ def grid_table(grid: Grid, counts: Mapping[int, tuple[float, float]],
              **{m: float(one[m]) for m in metrics},
              "seconds": grid.seconds.get(label(1), math.nan)}]
     for k, merge, diversity, result in grid.runs:
-        share, mean = counts.get(k, (math.nan, math.nan))
+        share, mean = ((float(counts), math.nan) if isinstance(counts, int | float) else
+                       counts.get(k, (math.nan, math.nan)))
         rows.append({"configuration": label(k, merge, diversity), "k": k, "merge": merge,
                      "diversity": diversity, "users": len(result.users),
                      "share >1 interest": share, "mean interests": mean,
@@ -756,7 +773,8 @@ def shown(table: pd.DataFrame, metrics: Sequence[str], paired: Sequence[str]) ->
     ``+0.0123 [-0.0040, +0.0290]``, "-" for k = 1."""
     out = table[["configuration", "users"]].copy()
     out["share >1 interest"] = [f"{v:.0%}" if v == v else "-" for v in table["share >1 interest"]]
-    out["mean interests"] = table["mean interests"].round(2)
+    if table.loc[table["k"] > 1, "mean interests"].notna().any():
+        out["mean interests"] = table["mean interests"].round(2)
     for m in metrics:
         out[m] = table[m].round(4)
     for m in paired:
@@ -793,8 +811,9 @@ def grid_record(table: pd.DataFrame, metrics: Sequence[str],
         merge = r["merge"] if isinstance(r["merge"], str) else None
         row = {"k": int(r["k"]), "merge": merge, "users": int(r["users"]),
                "share_multi": round(float(r["share >1 interest"]), 4),
-               "mean_interests": round(float(r["mean interests"]), 4),
                **{m: round(float(r[m]), 4) for m in metrics}}
+        if r["mean interests"] == r["mean interests"]:  # not NaN: counted per k
+            row["mean_interests"] = round(float(r["mean interests"]), 4)
         for m in paired:
             if r["k"] > 1:
                 row[f"delta {m}"] = [round(float(r[f"{c} {m}"]), 5) for c in
