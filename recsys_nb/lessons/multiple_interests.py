@@ -19,7 +19,8 @@ and measures it; this module holds the machinery, so each step of the lesson is 
 - Section 3, the measurements: :func:`measure_grid` (k x merge on an
   :class:`~recsys_nb.experiment.Experiment` or a
   :class:`~recsys_nb.rolling_experiment.RollingExperiment`, the same call) and
-  :func:`interest_counts` are what ``benchmarks/multi_interest.py`` runs too;
+  :func:`interest_counts` are what ``benchmarks/multi_interest.py`` runs too (the notebook
+  counts with :func:`interest_share`, one ingest instead of one per k);
   :func:`grid_table` adds the paired differences to ``k = 1`` and the verdicts
   (:func:`recsys_nb.evaluate.verdict_table`), :func:`grid_record` and :func:`summary_lines` say
   what the run showed, in words computed from those verdicts.
