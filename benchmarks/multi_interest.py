@@ -15,7 +15,10 @@ the same users: the paired per-user difference with its 95 % interval
     .venv/bin/python benchmarks/multi_interest.py --cosines     # what chose interest_threshold
 
 Prints a markdown table (how many users got several interests, recall@50, ndcg@10,
-coverage@50, the differences to k = 1, seconds per measurement) and the runtime.
+coverage@50, the differences to k = 1 with their verdicts, seconds per measurement) and the
+runtime. The measuring is notebook 10's (``recsys_nb.lessons.multiple_interests``:
+``measure_grid``, ``interest_counts``, ``grid_table``): the benchmark and the notebook call the
+same functions.
 """
 
 from __future__ import annotations
@@ -25,84 +28,19 @@ import tempfile
 import time
 
 import numpy as np
-import pandas as pd
 
 from recsys_nb import vectors
 from recsys_nb.data import load_movielens
-from recsys_nb.evaluate import EvaluationResult, paired_difference
 from recsys_nb.experiment import Experiment
 from recsys_nb.interests import DEFAULT_DIVERSITY, DEFAULT_THRESHOLD, MERGES
 from recsys_nb.kinds import EVENT_KINDS, operations
+from recsys_nb.lessons import multiple_interests as mx
 from recsys_nb.lessons.tuning import TuningConfig, temporal_protocol
 from recsys_nb.recommender import DEFAULT_PARAMS, Recommender
 
 METRICS = ("recall@50", "ndcg@10", "coverage@50")
-
-
-def measure(exp: Experiment, ks: list[int], merges: list[str], diversities: list[float],
-            threshold: float = DEFAULT_THRESHOLD
-            ) -> tuple[EvaluationResult, list[tuple[int, str, float, EvaluationResult]]]:
-    """k = 1 and every (k > 1, merge, diversity) configuration on the experiment's users."""
-    one = exp.measure("k=1 (one interest, the default)", interests=1)
-    runs = []
-    for k in ks:
-        if k == 1:
-            continue
-        for merge in merges:
-            for diversity in diversities:
-                label = f"k={k}, {merge}, diversity={diversity:g}"
-                runs.append((k, merge, diversity, exp.measure(
-                    label, interests=k, merge=merge, diversity=diversity,
-                    interest_threshold=threshold)))
-    return one, runs
-
-
-def interest_counts(exp: Experiment, k: int, threshold: float) -> tuple[float, float]:
-    """(share of scored users with more than one interest, mean interests per user) after
-    ingesting the scored users' training events with ``interests=k``."""
-    users = exp.split.users
-    train = exp.split.train
-    with exp.recommender(interests=k, interest_threshold=threshold) as rec:
-        rec.ingest(train[train["user_id"].isin(users)])
-        m = []
-        for u in users:
-            try:
-                m.append(rec.interests(u.item() if hasattr(u, "item") else u).m)
-            except KeyError:  # only not-interested events: no interest
-                continue
-    return sum(x > 1 for x in m) / len(m), sum(m) / len(m)
-
-
-def table(one: EvaluationResult, runs: list[tuple[int, str, float, EvaluationResult]],
-          counts: dict[int, tuple[float, float]]) -> pd.DataFrame:
-    """One row per configuration: the metrics and, for k > 1, the paired difference to k = 1."""
-    rows = [{"k": 1, "merge": "-", "diversity": "-", "users >1 interest": "0 %",
-             "mean interests": "1.00", **{m: one[m] for m in METRICS},
-             "Δ recall@50 vs k=1": "-", "Δ ndcg@10 vs k=1": "-",
-             "seconds": f"{one['seconds']:.1f}"}]
-    for k, merge, diversity, result in runs:
-        share, mean = counts[k]
-        row = {"k": k, "merge": merge, "diversity": f"{diversity:g}",
-               "users >1 interest": f"{100 * share:.0f} %", "mean interests": f"{mean:.2f}",
-               **{m: result[m] for m in METRICS}}
-        for metric in ("recall@50", "ndcg@10"):
-            d = paired_difference(result, one, metric)
-            row[f"Δ {metric} vs k=1"] = f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
-        row["seconds"] = f"{result['seconds']:.1f}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    """A GitHub markdown table (no extra dependency)."""
-    def cell(v: object) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(frame.columns) + " |",
-             "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
+PAIRED = ("recall@50", "ndcg@10")
+TOLERANCE = 0.005
 
 
 def event_cosines() -> None:
@@ -157,14 +95,14 @@ def main() -> None:
     _, scored = temporal_protocol(config, load_movielens())
     with tempfile.TemporaryDirectory(prefix="multi_interest_") as folder, \
             Experiment(scored, (10, 50), path=folder) as exp:
-        one, runs = measure(exp, args.ks, args.merges, args.diversity, args.threshold)
-        counts = {k: interest_counts(exp, k, args.threshold) for k in args.ks if k > 1}
-    frame = table(one, runs, counts)
+        grid = mx.measure_grid(exp, args.ks, args.merges, args.diversity, args.threshold)
+        counts = mx.interest_counts(exp, args.ks, args.threshold)
+    table = mx.grid_table(grid, counts, METRICS, PAIRED, TOLERANCE)
     print(f"MovieLens, temporal per-user split (test fraction {config.test_fraction}), "
-          f"{len(one.users)} scored users (seed {args.seed}), default embedding and prior; "
-          f"interest_threshold={args.threshold:g}; Δ = paired mean difference "
-          "[95 % interval]\n")
-    print(markdown(frame))
+          f"{len(grid.one.users)} scored users (seed {args.seed}), default embedding and prior; "
+          f"interest_threshold={args.threshold:g}; Δ = paired mean difference [95 % interval], "
+          f"verdict on '{mx.CLAIM}' (tolerance {TOLERANCE})\n")
+    print(mx.markdown(mx.shown(table, METRICS, PAIRED)))
     print(f"\nruntime {time.perf_counter() - t0:.0f} s")
 
 

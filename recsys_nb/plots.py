@@ -638,3 +638,125 @@ def plot_metric_by_window(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 10: several interests per user.
+
+
+def plot_two_tastes_2d(
+    a: np.ndarray,
+    b: np.ndarray,
+    mean: np.ndarray | None = None,
+    interests: np.ndarray | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """A toy 2-D picture of two tastes: the items of each (points on the unit circle), the mean
+    of all of them (one interest vector averaging both) and, if given, the rows of ``interests``
+    (several interest vectors), all drawn as arrows from the origin."""
+    import matplotlib.pyplot as plt
+
+    pa, pb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    for name, pts in (("a", pa), ("b", pb)):
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"{name} must be (n, 2) points for a 2-D picture, got {pts.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), color="0.85", linewidth=1)
+    ax.scatter(pa[:, 0], pa[:, 1], s=28, color="tab:orange", zorder=3, label="taste A items")
+    ax.scatter(pb[:, 0], pb[:, 1], s=28, color="tab:purple", zorder=3, label="taste B items")
+    arrows = [] if mean is None else [(mean, "black", "mean of all: one interest", 2.2)]
+    if interests is not None:
+        arrows += [(v, "tab:green", "several interests (k=2)" if j == 0 else None, 1.6)
+                   for j, v in enumerate(np.atleast_2d(np.asarray(interests, dtype=np.float64)))]
+    for vec, color, label, lw in arrows:
+        v = np.asarray(vec, dtype=np.float64)
+        ax.annotate("", xy=(v[0], v[1]), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": lw})
+        if label:
+            ax.plot([], [], color=color, lw=lw, label=label)
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.axhline(0, color="0.9", lw=0.8)
+    ax.axvline(0, color="0.9", lw=0.8)
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_metric_by_k(
+    table: Any,
+    metric: str,
+    k: str = "k",
+    merge: str = "merge",
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """A metric against the number of interests ``k``, one line per merge strategy. The k = 1
+    row (one interest: no merge, ``merge`` empty) starts every line and is also drawn as a
+    horizontal line, so a point below it is a configuration that lost to one interest."""
+    import matplotlib.pyplot as plt
+
+    _check_columns_present(table, [k, merge, metric], "table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.6))
+    single = table[table[k] == 1]
+    several = table[table[k] > 1]
+    markers = ["o", "s", "^", "D"]
+    for j, (name, rows) in enumerate(several.groupby(merge, sort=False)):
+        rows = _stacked(single, rows, k)
+        ax.plot(rows[k], rows[metric], marker=markers[j % len(markers)], label=str(name))
+    if len(single):
+        ax.axhline(float(single[metric].iloc[0]), color="black", lw=1.2,
+                   label="one interest (k=1)")
+    ax.set_xticks(sorted(table[k].unique()))
+    ax.set_xlabel("interests per user (k)")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def _stacked(first: Any, rows: Any, by: str) -> Any:
+    """``first`` and ``rows`` stacked, sorted by ``by``: one line of :func:`plot_metric_by_k`."""
+    import pandas as pd
+
+    return pd.concat([first, rows]).sort_values(by, kind="stable")
+
+
+def plot_items_per_interest(
+    counts: Sequence[int],
+    weights: Sequence[float],
+    labels: Sequence[str] | None = None,
+    ax: Any = None,
+) -> Any:
+    """How a merged list shares its places: one horizontal bar per interest (the items it
+    placed), annotated with the interest's share of the weights. Draws on ``ax`` without
+    pyplot (safe on a widget's thread); without ``ax`` a pyplot figure is made."""
+    c = np.asarray(counts, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    if c.shape != w.shape or c.ndim != 1 or not len(c):
+        raise ValueError(f"counts {c.shape} and weights {w.shape} must be one value per "
+                         "interest")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(4.5, 0.5 + 0.45 * len(c)))
+    names = list(labels) if labels is not None else [f"interest {i}" for i in range(len(c))]
+    y = np.arange(len(c))
+    bars = ax.barh(y, c, color="tab:green")
+    share = w / w.sum() if w.sum() > 0 else np.zeros_like(w)
+    ax.bar_label(bars, labels=[f"{n} item{'' if n == 1 else 's'} (weight {s:.0%})"
+                               for n, s in zip(c, share, strict=True)], fontsize=7, padding=2)
+    ax.set_yticks(y, names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(int(c.max()), 1) * 1.9)
+    ax.set_xlabel("items in the list", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    return ax

@@ -100,6 +100,8 @@ PRIOR_REFRESH_TOLERANCE = 0.01
 MULTI_INTEREST_PARAMS = {"interests": 1, "interest_threshold": mi.DEFAULT_THRESHOLD,
                          "interest_fade": mi.DEFAULT_FADE, "merge": mi.DEFAULT_MERGE,
                          "diversity": mi.DEFAULT_DIVERSITY}
+#: The multi-interest parameters :meth:`Recommender.set_params` changes live: they only rank.
+LIVE_MERGE_PARAMS = ("merge", "diversity")
 
 
 def item_counts(events: pd.DataFrame) -> pd.Series:
@@ -663,20 +665,29 @@ class Recommender:
         return removed
 
     @serialized
-    def set_params(self, **params: float) -> None:
-        """Change alpha_view, alpha_favorite, not_interested_factor or popularity_weight live.
+    def set_params(self, **params: Any) -> None:
+        """Change alpha_view, alpha_favorite, not_interested_factor, popularity_weight, merge or
+        diversity live.
 
         Validated like the constructor's arguments (nothing changes when one is bad). Each event
         records the parameter it was applied with, so :meth:`rebuild_profiles` still reproduces
         every stored vector. ``popularity_weight`` only moves the query's weight of the prior the
         store already holds: a store built without a prior (``popularity_weight=0`` or no item
-        counts) can only keep 0.
+        counts) can only keep 0. ``merge`` and ``diversity`` only change how the per-interest
+        lists are merged (:meth:`recommend`, :meth:`exact_top`, :meth:`explain`), never the stored
+        interests; with one interest per user they are kept and have no effect. The number of
+        interests, their threshold and fade define the stored rows: open another recommender to
+        change them.
         """
-        unknown = set(params) - set(DEFAULT_PARAMS)
+        live = {*DEFAULT_PARAMS, *LIVE_MERGE_PARAMS}
+        unknown = set(params) - live
         if unknown:
-            raise TypeError(
-                f"unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}"
-            )
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(live)}")
+        merging = {name: params.pop(name) for name in LIVE_MERGE_PARAMS if name in params}
+        if merging:
+            _, _, _, merge, diversity = mi.check_params(
+                self.max_interests, self.interest_threshold, self.interest_fade,
+                merging.get("merge", self.merge), merging.get("diversity", self.diversity))
         checked = {}
         for name, value in params.items():
             if name.startswith("alpha"):
@@ -694,6 +705,10 @@ class Recommender:
             setattr(self, name, value)
         if weight is not None:
             self._prior_weight = weight
+        if merging:
+            self.merge, self.diversity = merge, diversity
+            if self._multi is not None:
+                self._multi.merge, self._multi.diversity = merge, diversity
 
     @serialized
     def explain(

@@ -319,6 +319,44 @@ def test_recommend_never_returns_seen_items_and_nothing_is_zero(small, tmp_path,
             assert len(set(exact) & set(top["item_id"])) >= 45
 
 
+def test_merge_and_diversity_change_live_and_rank_like_a_new_recommender(small, tmp_path):
+    """set_params(merge=..., diversity=...) ranks exactly like a recommender opened with them
+    (same stored interests); a bad value changes nothing; k, threshold and fade stay fixed."""
+    users = small.users[:5]
+    events = small.events[small.events["user_id"].isin(users)]
+    with multi(small, tmp_path / "live", interest_threshold=0.5) as r:
+        r.ingest(events)
+        user = max(users, key=lambda u: r.interest(u).m)
+        assert r.interest(user).m > 1
+        rows = _rows(r)
+        expected = {}
+        for merge, diversity in [("score", 0.0), ("round_robin", 1.0), ("score", 0.8)]:
+            with multi(small, tmp_path / f"{merge}-{diversity}", interest_threshold=0.5,
+                       merge=merge, diversity=diversity) as fresh:
+                fresh.ingest(events)
+                expected[merge, diversity] = fresh.recommend(user, n=20)
+        for (merge, diversity), want in expected.items():
+            r.set_params(merge=merge, diversity=diversity)
+            assert (r.merge, r.diversity) == (merge, diversity)
+            assert (r._multi.merge, r._multi.diversity) == (merge, diversity)
+            pd.testing.assert_frame_equal(r.recommend(user, n=20), want)
+        assert expected["score", 0.0]["item_id"].tolist() != \
+            expected["round_robin", 1.0]["item_id"].tolist()
+        r.set_params(diversity=0.25)  # one of the two alone keeps the other
+        assert (r.merge, r.diversity) == ("score", 0.25)
+        with pytest.raises(ValueError, match="diversity=1.5"):
+            r.set_params(diversity=1.5, alpha_view=0.9)
+        with pytest.raises(ValueError, match="merge='best'"):
+            r.set_params(merge="best")
+        assert (r.merge, r.diversity, r.alpha_view) == ("score", 0.25, 0.25)
+        with pytest.raises(TypeError, match="interests"):
+            r.set_params(interests=2)
+        _assert_same_rows(rows, _rows(r))  # the stored interests never moved
+    with build(small, tmp_path / "one") as one:  # one interest: kept, no effect
+        one.set_params(merge="score", diversity=1.0)
+        assert (one.merge, one.diversity) == ("score", 1.0) and one._multi is None
+
+
 def test_single_interest_features_refuse_several_interests(small, tmp_path):
     with multi(small, tmp_path / "s") as r:
         r.view("p", popular_items(small, 1)[0])

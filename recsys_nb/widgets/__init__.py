@@ -16,6 +16,8 @@ One module per job, one class per widget. Each notebook's widget, and where it l
   service too), made of :class:`MovieCard`, :class:`MovieList`, :class:`SearchBox`,
   :class:`UserPicker`, :class:`ParameterSliders` and :class:`InterestPicture`
   (``widgets.components``).
+- 10 multiple interests: :class:`InterestMixer` (``widgets.interests``): the diversity slider
+  and merge dropdown of a user with several interests, the list and its places per interest.
 - 00, 03 and every widget: ``item_label``, ``find_item``, ``recommendations_table``,
   ``history_table``, ``list_changes`` (``widgets.common``); the ``Output`` contents they show
   (``widgets.outputs``).
@@ -53,6 +55,7 @@ from recsys_nb.widgets.components import (
     UserPicker,
 )
 from recsys_nb.widgets.explorer import ItemExplorer
+from recsys_nb.widgets.interests import InterestMixer
 from recsys_nb.widgets.momentum import MomentumScrubber
 from recsys_nb.widgets.not_interested import NotInterestedPanel, subtraction_preview
 from recsys_nb.widgets.playground import (
@@ -66,6 +69,7 @@ from recsys_nb.widgets.replay import InterestReplay
 
 __all__ = [
     "ACTIONS",
+    "InterestMixer",
     "InterestPicture",
     "InterestReplay",
     "ItemExplorer",

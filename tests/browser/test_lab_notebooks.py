@@ -135,6 +135,11 @@ WIDGETS: dict[str, list[Step]] = {
         Step("button", "favorite", after="search:"),
         Step("button", "reset"),
     ],
+    "10_multiple_interests": [  # InterestMixer: set live on the service (set_params), the list
+        Step("slider", "diversity"),  # asked again from the widget thread
+        Step("select", "merge"),
+        Step("slider", "diversity", "ArrowLeft"),
+    ],
 }
 
 
@@ -310,6 +315,9 @@ def test_notebook_runs_and_every_widget_responds(
                 exercise(page, stem, step, index, screenshots, timings)
         if stem == "04_not_interested":  # the slider set the service's factor live
             assert "service factor 0.15" in area_text(page, locate(page, steps[-1])[0])
+        if stem == "10_multiple_interests":  # 0.5 -> 0.55 -> back to 0.5, merge changed
+            shown = area_text(page, locate(page, steps[-1])[0])
+            assert "merge=score, diversity=0.5" in shown, shown[-800:]
 
         final = notebook_state(page)
         assert not final.errors, f"{name}: error output after the widgets:\n" + "\n".join(
