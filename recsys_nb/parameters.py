@@ -104,3 +104,20 @@ def raise_problems(problems: Sequence[str], what: str = "invalid parameters") ->
     """One ValueError listing every problem (nothing when there is none)."""
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
+
+
+class CutoffMetrics:
+    """The metric names a lesson config derives from its ``cutoffs`` (the notebook's K): the
+    verdicts rank by ``recall@max(K)`` and report ``ndcg@min(K)``."""
+
+    cutoffs: tuple[int, ...]
+
+    @property
+    def recall(self) -> str:
+        """The recall metric the verdicts rank by: ``recall@max(K)``."""
+        return f"recall@{max(self.cutoffs)}"
+
+    @property
+    def ndcg(self) -> str:
+        """The ranking-quality metric: ``ndcg@min(K)``."""
+        return f"ndcg@{min(self.cutoffs)}"

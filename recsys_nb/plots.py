@@ -19,6 +19,19 @@ from recsys_nb.trajectories import relative_similarities
 # Notebook 01: the embedding space in 2-D, and how similar neighbours are.
 
 
+
+def _unit_circle_axes(ax: Any, title: str | None) -> Any:
+    """Square axes around the unit circle, with the origin's cross, a legend and the title."""
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.25, 1.25)
+    ax.set_ylim(-1.25, 1.25)
+    ax.axhline(0, color="0.9", lw=0.8)
+    ax.axvline(0, color="0.9", lw=0.8)
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
 def pca_axes(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first two principal axes of the rows (numpy SVD, no scikit-learn).
 
@@ -568,15 +581,7 @@ def plot_momentum_2d(
         ax.annotate("", xy=tuple(np.asarray(a2, dtype=np.float64)),
                     xytext=tuple(np.asarray(a1, dtype=np.float64)),
                     arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 1, "ls": "--"})
-    ax.set_aspect("equal")
-    ax.set_xlim(-1.25, 1.25)
-    ax.set_ylim(-1.25, 1.25)
-    ax.axhline(0, color="0.9", lw=0.8)
-    ax.axvline(0, color="0.9", lw=0.8)
-    ax.legend(fontsize=7, loc="lower left")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax
+    return _unit_circle_axes(ax, title)
 
 
 def plot_next_item_similarity(
@@ -677,15 +682,7 @@ def plot_two_tastes_2d(
                     arrowprops={"arrowstyle": "->", "color": color, "lw": lw})
         if label:
             ax.plot([], [], color=color, lw=lw, label=label)
-    ax.set_aspect("equal")
-    ax.set_xlim(-1.25, 1.25)
-    ax.set_ylim(-1.25, 1.25)
-    ax.axhline(0, color="0.9", lw=0.8)
-    ax.axvline(0, color="0.9", lw=0.8)
-    ax.legend(fontsize=7, loc="lower left")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax
+    return _unit_circle_axes(ax, title)
 
 
 def plot_metric_by_k(

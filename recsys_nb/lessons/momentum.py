@@ -37,6 +37,7 @@ from recsys_nb.evaluate import EvaluationResult, Split, verdict_table
 from recsys_nb.experiment import Experiment
 from recsys_nb.parameters import (
     FOLDER,
+    CutoffMetrics,
     Rule,
     check_lists,
     check_values,
@@ -81,7 +82,7 @@ LIST_RULES: dict[str, Rule] = {
 
 
 @dataclass(frozen=True)
-class MomentumConfig:
+class MomentumConfig(CutoffMetrics):
     """The checked parameters of notebook 05 (build it with :meth:`from_parameters`).
 
     Attributes:
@@ -146,16 +147,6 @@ class MomentumConfig:
             seed=int(SEED),
             store_dir=None if STORE_DIR is None else str(STORE_DIR),
         )
-
-    @property
-    def recall(self) -> str:
-        """The recall metric the verdicts rank by: ``recall@max(K)``."""
-        return f"recall@{max(self.cutoffs)}"
-
-    @property
-    def ndcg(self) -> str:
-        """The ranking-quality metric: ``ndcg@min(K)``."""
-        return f"ndcg@{min(self.cutoffs)}"
 
     @property
     def store_path(self) -> Path:

@@ -53,6 +53,7 @@ from recsys_nb.experiment import Experiment
 from recsys_nb.item_space import genre_centroids
 from recsys_nb.parameters import (
     FOLDER,
+    CutoffMetrics,
     Rule,
     check_lists,
     check_values,
@@ -119,7 +120,7 @@ LIST_RULES: dict[str, Rule] = {
 
 
 @dataclass(frozen=True)
-class MultiInterestConfig:
+class MultiInterestConfig(CutoffMetrics):
     """The checked parameters of notebook 10 (build it with :meth:`from_parameters`).
 
     Attributes:
@@ -210,16 +211,6 @@ class MultiInterestConfig:
             seed=int(SEED),
             store_dir=None if STORE_DIR is None else str(STORE_DIR),
         )
-
-    @property
-    def recall(self) -> str:
-        """The recall metric the verdicts rank by: ``recall@max(K)``."""
-        return f"recall@{max(self.cutoffs)}"
-
-    @property
-    def ndcg(self) -> str:
-        """The ranking-quality metric: ``ndcg@min(K)``."""
-        return f"ndcg@{min(self.cutoffs)}"
 
     @property
     def coverage(self) -> str:
