@@ -712,7 +712,8 @@ class Recommender:
 
     @serialized
     def explain(
-        self, user_id: int | str, item_id: int | Sequence[int], n: int = 3
+        self, user_id: int | str, item_id: int | Sequence[int], n: int = 3, *,
+        interest: int | None = None,
     ) -> pd.DataFrame:
         """The events of the user's history that most support recommending ``item_id``.
 
@@ -732,18 +733,23 @@ class Recommender:
         interest behind it, named in an ``interest`` column: the one with the best merged score
         for it, ``cosine - (1 - diversity) * (1 - weight / max weight)``
         (:func:`recsys_nb.interests.owner`; with ``merge="score"`` exactly the interest
-        :meth:`recommend` names, with "round_robin" the one whose turn placed it can differ).
-        The user's history is replayed (:func:`recsys_nb.interests.replay_user`) to find the
+        :meth:`recommend` names, with "round_robin" the one whose turn placed it can differ:
+        pass that one, the list's ``interest`` column, as ``interest``). The user's history
+        is replayed (:func:`recsys_nb.interests.replay_user`) to find the
         events that shaped that interest; the contributions come from those events only and
         add up to the cosine of that interest and the item.
 
         Raises:
             KeyError: an item id is not an item of this recommender.
-            ValueError: ``n`` is not a positive integer.
+            ValueError: ``n`` is not a positive integer; ``interest`` given with one interest
+                per user, or not an index of the user's interests.
         """
         self._check_open()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer number of events")
+        if interest is not None and self._multi is None:
+            raise ValueError(f"interest={interest!r} needs several interests per user "
+                             "(interests > 1); with one interest, leave it out")
         many = not isinstance(item_id, int | np.integer)
         targets = [int(i) for i in item_id] if many else [int(item_id)]  # type: ignore[union-attr]
         target_rows = [self._index(i) for i in targets]
@@ -760,15 +766,17 @@ class Recommender:
         ops, params = self._recorded_params(hist)
         if self._multi is not None:
             return self._explain_multi(hist, rows, ops, params, targets, target_rows, int(n),
-                                       columns)
+                                       columns, interest)
         weights = vectors.history_weights(self._vectors[rows], ops, params)
         return self._explain_rows(hist, rows, weights, targets, target_rows, int(n))[columns]
 
     def _explain_multi(
         self, hist: pd.DataFrame, rows: np.ndarray, ops: np.ndarray, params: list[float],
         targets: list[int], target_rows: list[int], n: int, columns: list[str],
+        interest: int | None = None,
     ) -> pd.DataFrame:
-        """:meth:`explain` with several interests: each item by the interest behind it."""
+        """:meth:`explain` with several interests: each item by the interest behind it (or by
+        ``interest``, when given)."""
         assert self._multi is not None
         replayed = self._multi.replay_history(rows, ops, params)
         state = replayed.state
@@ -776,6 +784,12 @@ class Recommender:
             return pd.DataFrame(columns=columns)
         sims = state.vectors.astype(np.float64) @ self._vectors[target_rows].T.astype(np.float64)
         owners = mi.owner(sims, state.weights, self.diversity)
+        if interest is not None:
+            if isinstance(interest, bool) or not isinstance(interest, int | np.integer) or \
+                    not 0 <= interest < state.m:
+                raise ValueError(f"interest={interest!r} is not one of this user's "
+                                 f"{state.m} interests; use 0..{state.m - 1} (interests(user))")
+            owners = np.full(len(targets), int(interest))
         frames = []
         for target, target_row, i in zip(targets, target_rows, owners.tolist(), strict=True):
             mine = mi.segment(replayed, i)

@@ -170,7 +170,7 @@ def service(tmp_path_factory):
     sample = sample_users(small, 8, seed=5, min_events=40)
     vecs = embed_items(small.items, small.events, "collaborative", dim=16, progress=False)
     rec = Recommender(small.items, vecs, tmp_path_factory.mktemp("store"),
-                      item_counts(small.events), interests=3)
+                      item_counts(small.events), prior_events=small.events, interests=3)
     rec.ingest(sample.events)
     user = max(sample.users, key=lambda u: rec.interests(int(u)).m)
     assert rec.interests(int(user)).m > 1

@@ -850,3 +850,8 @@ def test_reset_store_empties_the_folder_and_refuses_an_open_store(small, tmp_pat
     with build(small, path) as r:  # a fresh start: no events, no profiles, items re-stored
         assert r.log.count() == 0 and r.profiles.count() == 0
         assert r.item_store.count() == len(r.item_ids)
+
+
+def test_explain_by_interest_needs_several_interests(rec, small):
+    with pytest.raises(ValueError, match="interest=0 needs several interests"):
+        rec.explain(small.users[0], popular_items(small, 1)[0], interest=0)

@@ -384,6 +384,14 @@ def test_explain_names_the_interest_and_its_events(small, tmp_path, tastes):
         one = r.explain("two", int(top["item_id"].iloc[0]), n=2)
         assert list(one.columns[:2]) == ["interest", "item_id"] and len(one) == 2
         assert r.explain("nobody", horror[0]).columns[0] == "interest"
+        # round_robin: the interest whose turn placed an item, passed in, explains it
+        r.set_params(merge="round_robin")
+        listed = r.recommend("two", n=8)
+        for item, i in zip(listed["item_id"], listed["interest"], strict=True):
+            part = r.explain("two", int(item), n=10, interest=int(i))
+            assert part["interest"].eq(i).all() and set(part["item_id"]) == set((horror, kids)[i])
+        with pytest.raises(ValueError, match="interest=7 is not one of this user's 2"):
+            r.explain("two", horror[0], interest=7)
 
 
 

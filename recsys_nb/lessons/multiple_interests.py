@@ -608,12 +608,12 @@ def interest_labels(table: pd.DataFrame) -> dict[int, str]:
 
 def explain_each(rec: Recommender, user: int, top: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     """``rec.explain`` of the first item of the list from each interest: the ``n`` events of
-    that interest that most support it (the interest is named in the ``interest`` column)."""
+    the interest whose search placed it (the list's ``interest`` column) that most support it."""
     firsts = top.drop_duplicates("interest")
-    frames = [rec.explain(user, int(item), n=n).assign(
+    frames = [rec.explain(user, int(item), n=n, interest=int(i)).assign(
         recommended=item_label(title, year))
-        for item, title, year in zip(firsts["item_id"], firsts["title"], firsts["year"],
-                                     strict=True)]
+        for item, i, title, year in zip(firsts["item_id"], firsts["interest"], firsts["title"],
+                                        firsts["year"], strict=True)]
     why = pd.concat(frames, ignore_index=True)
     why["movie"] = [item_label(t, y) for t, y in zip(why["title"], why["year"], strict=True)]
     return why[["recommended", "interest", "movie", "kind", "similarity", "weight",

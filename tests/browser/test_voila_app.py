@@ -137,7 +137,11 @@ def test_user_journey_in_voila(voila_app, browser, screenshots, timings):
                 page.keyboard.press("ArrowLeft")
 
         _act(page, move, samples)
-        assert "popularity_weight = " in _status(page)
+        # each key press is one change: wait for the last one before the next action
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-html')].some("
+            "e => /popularity_weight = 0.50/.test(e.innerText))", timeout=ACTION_TIMEOUT_MS)
+        page.wait_for_timeout(300)
         _act(page, page.get_by_role("button", name="undo").click, samples)
         assert "undid not_interested" in _status(page)
         page.screenshot(path=str(screenshots / "voila-07-after-undo.png"), full_page=True)
