@@ -79,7 +79,7 @@ def test_report_with_other_parameters_records_consistent_numbers(tmp_path):
     assert rec["default_matches_constructor_path"] is True
     assert rec["default_vs_constructor_list_overlap"] > 0.95
     assert rec["default_vs_constructor_diff"] == pytest.approx(
-        abs(rec["default_recall@50"] - rec["constructor_recall@50"]), abs=1e-4)
+        abs(rec["default_recall@50"] - rec["constructor_recall@50"]), abs=1.5e-4)  # 3 roundings
     assert rec["default_vs_constructor_diff"] < 0.02
     if DEFAULT_EMBEDDING == "blend":  # 64 sequence + 64 SVD dimensions in one stored vector
         assert rec["default_dim"] == 2 * DEFAULT_DIMS["blend"]
