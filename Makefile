@@ -6,7 +6,8 @@
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
 #   make app    the playground (notebook 07) served by Voila on http://127.0.0.1:8866/
 #   make bench  speed benchmarks: ours vs baselines, side by side
-#   make report the FULL evaluation report (notebook 06 on all users, full grids; ~7 min) -> HTML
+#   make report the FULL evaluation report (notebook 06 on all users, full grids, 34 leak-free
+#               cut-offs; ~16 min) -> HTML
 #   make env    only build .venv (`make env VENV=/tmp/v` builds a venv elsewhere, e.g. to check a
 #               fresh install)
 
