@@ -505,7 +505,7 @@ def _check_prior(prior: pd.Series) -> pd.Series:
         k = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"prior of item {prior.index[k]} is {values[k]}; every value must be in [0, 1] "
-            "(e.g. log1p(count) / max log1p(count), see recommender.popularity_prior)"
+            "(e.g. log1p(count) / max log1p(count), see recsys_nb.priors)"
         )
     if prior.index.duplicated().any():
         raise ValueError("prior lists an item twice; pass one value per item id")

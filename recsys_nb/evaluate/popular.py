@@ -11,6 +11,7 @@ import pandas as pd
 
 from recsys_nb.evaluate.interactions import Interactions, Scorer, same_for_everybody
 from recsys_nb.evaluate.splits import Split
+from recsys_nb.priors import log_scaled
 
 #: "trending" counts the positive events of the last this many days before the split's cut-off
 DEFAULT_TRENDING_DAYS = 180.0
@@ -71,6 +72,4 @@ def trending_prior(item_ids: np.ndarray, events: pd.DataFrame, as_of: float,
                    days: float = DEFAULT_TRENDING_DAYS) -> np.ndarray:
     """``log1p(recent_counts) / max``: the recent popularity of each item in [0, 1] (log, so a
     blockbuster does not flatten everything else; all zero when nothing happened lately)."""
-    logs = np.log1p(recent_counts(item_ids, events, as_of, days))
-    top = logs.max(initial=0.0)
-    return logs / top if top > 0 else logs
+    return log_scaled(recent_counts(item_ids, events, as_of, days))
