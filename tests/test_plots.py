@@ -38,6 +38,12 @@ def test_pca_axes_closed_form():
     coords, shares = plots.pca_2d(x)
     np.testing.assert_allclose(coords, [[2, 0], [-2, 0], [0, -1], [0, 1]], atol=1e-12)
     np.testing.assert_allclose(shares, [0.8, 0.2])
+    _, all_axes, all_shares = plots.pca_axes(x, n_components=3)
+    np.testing.assert_allclose(all_axes[:2], axes, atol=1e-12)
+    np.testing.assert_allclose(all_shares, [0.8, 0.2, 0.0], atol=1e-12)
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match=rf"n_components={bad} must be in \[1, 3\]"):
+            plots.pca_axes(x, n_components=bad)
 
 
 @pytest.mark.parametrize("bad, fragment", [
