@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from recsys_nb.cold_start import COLD_START_PARAMS
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.evaluate import (
     DEFAULT_CUTOFFS,
@@ -51,7 +52,7 @@ from recsys_nb.recommender import (
 from recsys_nb.store import embedding_cache_path
 
 #: every recommender parameter a configuration may set, with the package's defaults
-BUILD_DEFAULTS = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS}
+BUILD_DEFAULTS = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS, **COLD_START_PARAMS}
 #: ``recommend`` keywords a sweep may vary (the rest are recommender parameters)
 RECOMMEND_KEYS = ("mode", "window", "method", "min_events", "momentum_weight")
 
@@ -183,7 +184,7 @@ class Experiment:
             **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
                 prior, half_life_events and the multi-interest parameters
                 (``MULTI_INTEREST_PARAMS``: interests, interest_threshold, interest_fade, merge,
-                diversity).
+                diversity) and the cold-start ones (``COLD_START_PARAMS``).
 
         Returns:
             The memoized :class:`EvaluationResult` when this configuration was measured before

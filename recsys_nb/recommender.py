@@ -30,6 +30,10 @@ event moves the nearest interest, or starts a new one when it is far from all
 (:mod:`recsys_nb.interest_store`, through :mod:`recsys_nb.interest_profiles`) and a
 recommendation merges one search per interest. ``interests=1`` (the default) is the code path
 described above, unchanged.
+
+``cold_start`` picks how a user with only a few events is served (:mod:`recsys_nb.cold_start`):
+the technique's first item (default), blended with the nearest user segment
+(:mod:`recsys_nb.segments`), or the popular / trending list for the first ``cold_events`` events.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import pandas as pd
 
 from recsys_nb import interests as mi
 from recsys_nb import replay, vectors
+from recsys_nb.cold_start import COLD_START_PARAMS, ColdStart, check_cold_start, cold_query
 from recsys_nb.data import Dataset
 from recsys_nb.embeddings import ItemVectors, embed_items
 from recsys_nb.eventlog import EventLog
@@ -102,6 +107,8 @@ MULTI_INTEREST_PARAMS = {"interests": 1, "interest_threshold": mi.DEFAULT_THRESH
                          "diversity": mi.DEFAULT_DIVERSITY}
 #: The multi-interest parameters :meth:`Recommender.set_params` changes live: they only rank.
 LIVE_MERGE_PARAMS = ("merge", "diversity")
+#: Cold-start strategies only choose what is searched, never the stored vectors: all are live.
+LIVE_COLD_START_PARAMS = tuple(COLD_START_PARAMS)
 
 
 def item_counts(events: pd.DataFrame) -> pd.Series:
@@ -227,6 +234,14 @@ class Recommender:
         merge: how the per-interest lists become one: "round_robin" (shares by weight) or
             "score" (best penalized score); see :func:`recsys_nb.interests.merge`.
         diversity: in [0, 1]; 1 gives weak interests as much room as strong ones.
+        cold_start: "first_item" (the technique), "segment", "popular" or "trending"
+            (:mod:`recsys_nb.cold_start`); anything but "first_item" needs ``interests=1``.
+        segments: the user segments "segment" blends with (:func:`recsys_nb.segments.
+            fit_segments`, in this item space).
+        segment_weight: the nearest centroid's share in the search at a user's first event, in
+            [0, 1], fading as ``(1 - alpha_view) ** (events - 1)``.
+        cold_events: "popular" / "trending" serve their list while the user has at most this
+            many events.
     """
 
     def __init__(
@@ -250,6 +265,10 @@ class Recommender:
         interest_fade: float = MULTI_INTEREST_PARAMS["interest_fade"],
         merge: str = MULTI_INTEREST_PARAMS["merge"],
         diversity: float = MULTI_INTEREST_PARAMS["diversity"],
+        cold_start: str = COLD_START_PARAMS["cold_start"],
+        segments: Any = COLD_START_PARAMS["segments"],
+        segment_weight: float = COLD_START_PARAMS["segment_weight"],
+        cold_events: int = COLD_START_PARAMS["cold_events"],
     ) -> None:
         # Every public method runs under this lock (recsys_nb.threads): widget callbacks may come
         # from another thread, and an update is a read-modify-write of the stored vector.
@@ -300,6 +319,9 @@ class Recommender:
             # events up to this time are in prior_events: the log's count only when newer
             self._trend_seed = float(seed["timestamp"].max()) if len(seed) else -np.inf
         self._popular = [int(i) for i in popularity if int(i) in self._row]
+        self._set_cold_start(check_cold_start(
+            cold_start, segments, segment_weight, cold_events, dim=self.dim,
+            trending=self._trend is not None, interests=self.max_interests))
         self._all_time = list(self._popular)
         # Without counts the prior is off: the store holds plain vectors.
         self._prior_weight = self.popularity_weight if prior is not None else 0.0
@@ -310,6 +332,8 @@ class Recommender:
         self._popular_score = {
             i: 1.0 - r / len(self._popular) for r, i in enumerate(self._popular)
         }
+        self._all_time_score = {
+            i: 1.0 - r / len(self._all_time) for r, i in enumerate(self._all_time)}
         self._popular_ranked = False  # by the trending prior, once it is known
         self.server = server_address()
         # Embedded mode: this process owns the folder until close() (see StoreLock for why).
@@ -389,10 +413,11 @@ class Recommender:
                 item vectors (collaborative, blend, the hybrid's collaborative part).
             text_weight: share of the text cosine in the "hybrid" embedding.
             **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
-                prior, half_life_events, and the multi-interest ones (``MULTI_INTEREST_PARAMS``:
-                interests, interest_threshold, interest_fade, merge, diversity).
+                prior, half_life_events, the multi-interest ones (``MULTI_INTEREST_PARAMS``:
+                interests, interest_threshold, interest_fade, merge, diversity) and the
+                cold-start ones (``COLD_START_PARAMS``).
         """
-        known = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS}
+        known = {**DEFAULT_PARAMS, **PRIOR_DEFAULTS, **MULTI_INTEREST_PARAMS, **COLD_START_PARAMS}
         unknown = set(params) - set(known)
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -422,8 +447,21 @@ class Recommender:
             f"alpha_view={self.alpha_view}, alpha_favorite={self.alpha_favorite}, "
             f"not_interested_factor={self.not_interested_factor}, "
             f"popularity_weight={self._prior_weight}, prior={self.prior!r}, "
-            f"{self._interests_repr()}store={where})"
+            f"{self._interests_repr()}{self._cold_start_repr()}store={where})"
         )
+
+    def _cold_start_repr(self) -> str:
+        if self.cold_start == "first_item":
+            return ""
+        if self.cold_start == "segment":
+            return f"cold_start='segment' ({self.segments.k} segments, weight " \
+                   f"{self.segment_weight:g}), "
+        return f"cold_start={self.cold_start!r} (first {self.cold_events} events), "
+
+    def _set_cold_start(self, cs: ColdStart) -> None:
+        self._cold = cs
+        self.cold_start, self.segments = cs.strategy, cs.segments
+        self.segment_weight, self.cold_events = cs.segment_weight, cs.cold_events
 
     def _interests_repr(self) -> str:
         if self._multi is None:
@@ -666,8 +704,8 @@ class Recommender:
 
     @serialized
     def set_params(self, **params: Any) -> None:
-        """Change alpha_view, alpha_favorite, not_interested_factor, popularity_weight, merge or
-        diversity live.
+        """Change alpha_view, alpha_favorite, not_interested_factor, popularity_weight, merge,
+        diversity or the cold-start parameters (``COLD_START_PARAMS``) live.
 
         Validated like the constructor's arguments (nothing changes when one is bad). Each event
         records the parameter it was applied with, so :meth:`rebuild_profiles` still reproduces
@@ -677,12 +715,22 @@ class Recommender:
         lists are merged (:meth:`recommend`, :meth:`exact_top`, :meth:`explain`), never the stored
         interests; with one interest per user they are kept and have no effect. The number of
         interests, their threshold and fade define the stored rows: open another recommender to
-        change them.
+        change them. A cold-start strategy only chooses what is searched for new users (e.g. new
+        ``segments`` every month).
         """
-        live = {*DEFAULT_PARAMS, *LIVE_MERGE_PARAMS}
+        live = {*DEFAULT_PARAMS, *LIVE_MERGE_PARAMS, *LIVE_COLD_START_PARAMS}
         unknown = set(params) - live
         if unknown:
             raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: {sorted(live)}")
+        cold = None
+        if any(name in params for name in LIVE_COLD_START_PARAMS):
+            now = {name: getattr(self, name) for name in LIVE_COLD_START_PARAMS}
+            now.update({name: params.pop(name) for name in LIVE_COLD_START_PARAMS
+                        if name in params})
+            cold = check_cold_start(now["cold_start"], now["segments"], now["segment_weight"],
+                                    now["cold_events"], dim=self.dim,
+                                    trending=self._trend is not None,
+                                    interests=self.max_interests)
         merging = {name: params.pop(name) for name in LIVE_MERGE_PARAMS if name in params}
         if merging:
             _, _, _, merge, diversity = mi.check_params(
@@ -709,6 +757,8 @@ class Recommender:
             self.merge, self.diversity = merge, diversity
             if self._multi is not None:
                 self._multi.merge, self._multi.diversity = merge, diversity
+        if cold is not None:
+            self._set_cold_start(cold)
 
     @serialized
     def explain(
@@ -995,9 +1045,10 @@ class Recommender:
         Columns: item_id, title, year, genres, score (cosine similarity to the query vector plus
         ``popularity_weight`` times the item's popularity prior; for cold-start answers the
         popularity rank scaled to (0, 1]), source ("interest",
-        "predicted" or "popular"). Items the user viewed, favorited or marked not interested are
-        never returned when ``exclude_seen``. Users without a vector (unknown or cold) get
-        popular items.
+        "predicted", "segment" or "popular"). Items the user viewed, favorited or marked not
+        interested are never returned when ``exclude_seen``. Users without a vector (unknown or
+        cold) get popular items; users with few events are served by the ``cold_start``
+        strategy (:mod:`recsys_nb.cold_start`; ``mode="current"`` only).
 
         With several interests per user (``interests > 1``): one search per interest (the same
         query, exclusion and prior), merged by ``merge`` (:func:`recsys_nb.interests.merge`: the
@@ -1026,6 +1077,12 @@ class Recommender:
         query, source = profile[0], "interest"
         if mode == "predicted":
             query, source = self.predict_interest(user_id, **momentum), "predicted"
+        elif self.cold_start != "first_item":
+            events = int(profile[1].get("event_count", 1))
+            planned = cold_query(self._cold, query, events, self.alpha_view)
+            if planned is None:
+                return self._popular_frame(int(n), seen, all_time=self.cold_start == "popular")
+            query, source = planned
         result = self.item_store.query(
             query, n=int(n), exclude=seen, popularity_weight=self._prior_weight
         )
@@ -1130,9 +1187,11 @@ class Recommender:
         except vectors.DegenerateVectorError:
             return current
 
-    def _popular_frame(self, n: int, seen: set[int]) -> pd.DataFrame:
+    def _popular_frame(self, n: int, seen: set[int], all_time: bool = False) -> pd.DataFrame:
+        """The cold-start list: by the prior (``all_time``: by all-time counts), seen excluded."""
         self._rank_popular()
-        ids = [i for i in self._popular if i not in seen][:n]
+        order = self._all_time if all_time else self._popular
+        ids = [i for i in order if i not in seen][:n]
         rows = self.items.loc[ids] if ids else self.items.iloc[:0]
         genres = rows["genres"] if "genres" in rows else pd.Series([[]] * len(rows))
         return pd.DataFrame(
@@ -1143,7 +1202,8 @@ class Recommender:
                                  dtype="Int64"),
                 "genres": ["|".join(g) if isinstance(g, list | tuple) else str(g)
                            for g in genres],
-                "score": [self._popular_score[i] for i in ids],
+                "score": [(self._all_time_score if all_time else self._popular_score)[i]
+                          for i in ids],
                 "source": "popular",
             }
         )
