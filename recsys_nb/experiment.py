@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recsys_nb.cold_start import COLD_START_PARAMS
@@ -49,6 +50,7 @@ from recsys_nb.recommender import (
     Recommender,
     item_counts,
 )
+from recsys_nb.segments import Segments, fit_segments
 from recsys_nb.store import embedding_cache_path
 
 #: every recommender parameter a configuration may set, with the package's defaults
@@ -98,6 +100,8 @@ class Experiment:
         self._vectors: dict[tuple[str, int | None], tuple[ItemVectors, float]] = {}
         self._indexed: set[tuple[str, bool]] = set()
         self._results: dict[tuple, EvaluationResult] = {}
+        self._segments: dict[tuple, Segments] = {}
+        self._interests: dict[tuple, tuple[list[Any], np.ndarray]] = {}
         self._splits: list[Split] = [split]  # keeps every split alive: their id() keys results
 
     def __repr__(self) -> str:
@@ -153,6 +157,48 @@ class Experiment:
         return Recommender(self._items, vecs, self.path, self.popularity,
                            prior_events=self.train.events, forget_users=True, **params)
 
+    def segments(self, k: int, embedding: str = "default", dim: int | None = None,
+                 seed: int = 0) -> Segments:
+        """``k`` user segments of the training users (:func:`recsys_nb.segments.fit_segments`
+        of their interest vectors after ingesting every training event with the package's
+        default parameters), once per (k, space, seed).
+
+        Raises:
+            ValueError: more segments than training users with an interest vector.
+        """
+        name = _embedding_name(embedding)
+        space = (name, self.dim_for(name, dim))
+        key = (int(k), *space, int(seed))
+        if key not in self._segments:
+            users, rows = self.interest_vectors(name, dim)
+            self._segments[key] = fit_segments(rows, int(k), keys=users, seed=seed)
+        return self._segments[key]
+
+    def interest_vectors(self, embedding: str = "default", dim: int | None = None
+                         ) -> tuple[list[Any], np.ndarray]:
+        """Every training user's interest vector after ingesting all training events with the
+        package's default parameters: ``(user ids, (n, d) matrix)``, once per space. Users
+        with only not-interested events have none and are left out."""
+        name = _embedding_name(embedding)
+        space = (name, self.dim_for(name, dim))
+        if space not in self._interests:
+            rec = self.recommender(name, dim)
+            users, rows = [], []
+            try:
+                rec.ingest(self.train.events)
+                for u in self.train.events["user_id"].unique():
+                    key = u.item() if hasattr(u, "item") else u
+                    try:
+                        rows.append(rec.interest(key))
+                    except KeyError:  # only not-interested events: no vector to cluster
+                        continue
+                    users.append(key)
+            finally:
+                rec.close()
+            self._interests[space] = (users, np.stack(rows) if rows else
+                                      np.empty((0, rec.dim), dtype=np.float32))
+        return self._interests[space]
+
     # ---------------------------------------------------------------- measurements
 
     def on(self, split: Split) -> Split:
@@ -170,6 +216,7 @@ class Experiment:
         recommend: Mapping[str, Any] | None = None,
         exact: bool = False,
         on: Split | None = None,
+        online: bool = False,
         **params: Any,
     ) -> EvaluationResult:
         """Evaluate one configuration (package defaults changed by ``params``), once.
@@ -181,10 +228,13 @@ class Experiment:
             recommend: ``recommend`` keywords, e.g. ``{"mode": "predicted", "window": 10}``.
             exact: also rank exactly with numpy (``exact_recall@K``, ``ann_overlap@K``).
             on: another split registered with :meth:`on` (default: the experiment's).
+            online: ingest each user just before their list (``evaluate(online=True)``), the
+                protocol of :func:`recsys_nb.evaluate.new_user_split`.
             **params: alpha_view, alpha_favorite, not_interested_factor, popularity_weight,
                 prior, half_life_events and the multi-interest parameters
                 (``MULTI_INTEREST_PARAMS``: interests, interest_threshold, interest_fade, merge,
-                diversity) and the cold-start ones (``COLD_START_PARAMS``).
+                diversity) and the cold-start ones (``COLD_START_PARAMS``; ``segments=k``, an
+                int, means :meth:`segments` ``(k)`` of this experiment's training users).
 
         Returns:
             The memoized :class:`EvaluationResult` when this configuration was measured before
@@ -196,11 +246,14 @@ class Experiment:
                             f"{sorted(BUILD_DEFAULTS)} (recommend keywords go in recommend=)")
         split = self.split if on is None else self.on(on)
         name = _embedding_name(embedding)
+        asked = dict(params)  # the label shows segments=k, not the fitted object
+        if isinstance(params.get("segments"), int) and not isinstance(params["segments"], bool):
+            params = {**params, "segments": self.segments(params["segments"], name, dim)}
         full = {**BUILD_DEFAULTS, **params}
         rec_kwargs = dict(recommend or {})
         key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
-               tuple(sorted(rec_kwargs.items())), id(split))
-        label = label or self.describe(name, dim, params, rec_kwargs)
+               tuple(sorted(rec_kwargs.items())), id(split), bool(online))
+        label = label or self.describe(name, dim, asked, rec_kwargs)
         cached = self._results.get(key)
         if cached is not None and (not exact or f"exact_recall@{max(self.cutoffs)}" in cached.row):
             return cached if cached.label == label else cached.renamed(label)
@@ -211,7 +264,7 @@ class Experiment:
 
         t0 = time.perf_counter()
         result = evaluate(factory, scored, self.cutoffs, recommend=rec_kwargs, name=label,
-                          exact=exact, progress=self.progress)
+                          exact=exact, progress=self.progress, online=online)
         result.row["seconds"] = round(time.perf_counter() - t0, 2)
         if result.row["seen_recommended"]:
             raise AssertionError(f"{label}: the recommender returned training (seen) items")

@@ -364,7 +364,10 @@ class Recommender:
                     self._multi.clear()
             if self._trend is not None:
                 self._count_trending(*self.log.positive_after(self._trend_seed))
-                self._refresh_prior()
+                # Starting without users, the store must hold exactly the data's prior: the
+                # previous user of the folder may have left values within the tolerance, and
+                # two configurations measured in turn would then start from different priors.
+                self._refresh_prior(tolerance=0.0 if forget_users else PRIOR_REFRESH_TOLERANCE)
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
@@ -1224,8 +1227,9 @@ class Recommender:
         rows = [self._row[i] for i in ids[keep].tolist() if i in self._row]
         self._trend.add(np.asarray(rows, dtype=np.int64), weight)
 
-    def _refresh_prior(self, force: bool = True) -> int:
-        """Store again the items whose trending prior moved by more than the tolerance (not
+    def _refresh_prior(self, force: bool = True,
+                       tolerance: float = PRIOR_REFRESH_TOLERANCE) -> int:
+        """Store again the items whose trending prior moved by more than ``tolerance`` (not
         ``force``: only every ``PRIOR_REFRESH_EVENTS`` events), and re-rank the cold-start list
         by it. Returns the number of items rewritten."""
         assert self._trend is not None
@@ -1233,7 +1237,7 @@ class Recommender:
             return 0
         self._trend_flushed = self._trend.events
         live = self._trend.values()
-        moved = np.flatnonzero(~(np.abs(live - self._prior) <= PRIOR_REFRESH_TOLERANCE))
+        moved = np.flatnonzero(~(np.abs(live - self._prior) <= tolerance))
         if moved.size:
             self.item_store.refresh_prior(
                 pd.Series(live[moved], index=self._item_ids[moved]), self._vectors[moved])

@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from recsys_nb.evaluate import DEFAULT_CUTOFFS, EvaluationResult, Split, check_cutoffs, pool
+from recsys_nb.evaluate import (
+    DEFAULT_CUTOFFS,
+    DEFAULT_NEW_USER_EVENTS,
+    EvaluationResult,
+    Split,
+    check_cutoffs,
+    new_user_split,
+    pool,
+)
 from recsys_nb.experiment import Experiment
 from recsys_nb.progress import progress_bar
 
@@ -44,6 +52,8 @@ class RollingExperiment:
         self.cutoffs = check_cutoffs(cutoffs)
         self.progress = progress
         self.experiments = [Experiment(s, self.cutoffs) for s in self.splits]
+        self.new_user_events = DEFAULT_NEW_USER_EVENTS
+        self._new: dict[int, list[tuple[Experiment, Split, Split]]] = {}
 
     def __repr__(self) -> str:
         return (f"RollingExperiment({len(self.splits)} cut-offs, "
@@ -64,13 +74,46 @@ class RollingExperiment:
         return progress_bar(self.experiments, label, enabled=self.progress)
 
     def measure(self, label: str | None = None, *, beyond: bool = True,
-                **kwargs: Any) -> EvaluationResult:
+                new_users: int | None = None, **kwargs: Any) -> EvaluationResult:
         """:meth:`Experiment.measure <recsys_nb.experiment.Experiment.measure>` at every cut-off
         (same keywords), pooled; with ``beyond``, each cut-off's lists also get diversity@K and
         novelty@K in that cut-off's own item space and training events
-        (:meth:`Experiment.beyond_accuracy`)."""
-        results = [e.measure(label, **kwargs) for e in self._each(label or "configuration")]
-        return self._pool(results, beyond, results[0].label)
+        (:meth:`Experiment.beyond_accuracy`).
+
+        ``new_users=n`` scores the users first seen after each cut-off instead, replayed with
+        their first ``n`` events, online (:func:`~recsys_nb.evaluate.new_user_split`; users
+        with at least ``self.new_user_events`` events in the horizon, so n = 1, 3, 5 score the
+        same people); cut-offs without such a user are left out.
+        """
+        if new_users is None:
+            results = [e.measure(label, **kwargs) for e in self._each(label or "configuration")]
+            return self._pool(results, beyond, results[0].label)
+        scope = self.new_user_splits(new_users)
+        results = [e.measure(label, on=s, online=True, **kwargs)
+                   for e, _, s in progress_bar(scope, label or "configuration",
+                                               enabled=self.progress)]
+        if beyond:
+            results = [e.beyond_accuracy(r) for (e, _, _), r in zip(scope, results, strict=True)]
+        return pool(results, [s for _, s, _ in scope], results[0].label)
+
+    def new_user_splits(self, first: int) -> list[tuple[Experiment, Split, Split]]:
+        """Per cut-off with new users: (its experiment, its split, :func:`new_user_split`).
+
+        Raises:
+            ValueError: no cut-off has a new user with enough events (the fix is named).
+        """
+        if first not in self._new:
+            scope = []
+            for e, s in zip(self.experiments, self.splits, strict=True):
+                new = new_user_split(s, first, self.new_user_events)
+                if len(new.relevant()[0]):
+                    scope.append((e, s, e.on(new)))
+            if not scope:
+                raise ValueError(
+                    f"no cut-off has a new user with {self.new_user_events} events in its "
+                    f"horizon after the first {first}; use more cut-offs or a longer horizon")
+            self._new[first] = scope
+        return self._new[first]
 
     def baseline(self, name: str, *, label: str | None = None, beyond: bool = True,
                  **params: Any) -> EvaluationResult:

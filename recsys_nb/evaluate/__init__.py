@@ -12,7 +12,9 @@ next?". This package answers it the same way for every model:
    EASE + a trending prior on the same split (scorers in :mod:`.popular`, :mod:`.neighbors`,
    :mod:`.ease`). Both return an :class:`EvaluationResult`: the metrics row, per-user metrics,
    the ranked lists. :mod:`.rolling` adds the leak-free protocol: global cut-offs, every model
-   learning from the events before each (``rolling_splits``, ``evaluate_rolling``, ``pool``).
+   learning from the events before each (``rolling_splits``, ``evaluate_rolling``, ``pool``);
+   :mod:`.new_users` its cold-start form (``new_user_split``: users first seen after a cut-off,
+   replayed with their first events, measured with ``evaluate(..., online=True)``).
 4. :func:`tune_baseline` (:mod:`.tuning`) chooses a baseline's parameters on
    :func:`validation_split` (:mod:`.validation`: carved from training events only) and scores
    the choice once on the test split(s).
@@ -78,6 +80,7 @@ from recsys_nb.evaluate.metrics import (
     ranking_metrics,
 )
 from recsys_nb.evaluate.neighbors import DEFAULT_KNN_NEIGHBORS, itemknn_scorer, rp3beta_scorer
+from recsys_nb.evaluate.new_users import DEFAULT_NEW_USER_EVENTS, new_user_split
 from recsys_nb.evaluate.popular import (
     DEFAULT_TRENDING_DAYS,
     popularity_scorer,
@@ -108,6 +111,8 @@ from recsys_nb.evaluate.tuning import TunedBaseline, grid_points, tune_baseline
 from recsys_nb.evaluate.validation import NoValidationUsers, validation_split
 
 __all__ = [
+    "DEFAULT_NEW_USER_EVENTS",
+    "new_user_split",
     "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",
     "DEFAULT_TRENDING_DAYS", "cutoff_dates", "cutoff_split", "evaluate_rolling",
     "later_training_share", "pool",
