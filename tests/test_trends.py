@@ -101,7 +101,7 @@ def test_forecast_table_scores_the_rotation_and_skips_unobserved_or_short_histor
     assert T.forecast_table(sm, targets=[sm.months[12]]).empty  # an unobserved target: no row
     with pytest.raises(ValueError, match="month '2001-03' is not covered; .*2000-01..2001-02"):
         T.forecast_table(sm, targets=["2001-03"])
-    with pytest.raises(ValueError, match=r"min_history=1 must be an int >= 2: \['momentum'"):
+    with pytest.raises(ValueError, match=r"min_history=1 must be an integer >= 2: \['momentum'"):
         T.forecast_table(sm, min_history=1)
     assert len(T.forecast_table(sm, methods=("last",), min_history=1)) == len(table) + 1
 
@@ -223,7 +223,8 @@ def test_forecast_summary_means_intervals_paired_differences_and_the_winner():
 # ------------------------------------------------------- events, segments and centroids
 
 ITEM_IDS = np.array([10, 20, 30])
-ITEMS = np.array([X, Y, (X + Y) / np.sqrt(2)], dtype=np.float32)  # 10 = X, 20 = Y, 30 = diagonal
+# 10 = X (not unit length: every vector is normalized before it counts), 20 = Y, 30 = diagonal
+ITEMS = np.array([3 * X, Y, (X + Y) / np.sqrt(2)], dtype=np.float32)
 SEGMENTS = Segments(np.array([X, Y]), np.array([1, 1]), np.array([0, 1]), (0, 1), 1.0)
 
 
@@ -272,7 +273,7 @@ def test_segment_months_average_positive_events_and_keep_empty_months_zero():
     narrow = T.segment_months(events, ITEM_IDS, ITEMS, labels, 2, months=["2010-02"])
     assert narrow.counts.tolist() == [[0], [4]]  # January's events are outside the months
     # a view of X and one of -X in one cell: counted, but their mean has no direction
-    ids, items = np.append(ITEM_IDS, 40), np.vstack([ITEMS, -X])
+    ids, items = np.append(ITEM_IDS, 40), np.vstack([ITEMS, -2 * X])
     z = T.segment_months(events.assign(item_id=[20, 10, 40, 10, 20, 20, 10, 20]), ids, items,
                          np.array([-1, 0, 0, -1, -1, -1, -1, -1]), 2)
     assert z.counts.tolist() == [[2, 0], [0, 0]] and not z.observed.any()
@@ -323,7 +324,7 @@ def test_segment_months_reject_bad_labels_matrices_and_months():
         T.segment_months(events, ITEM_IDS, ITEMS, labels[:3], 2)
     with pytest.raises(ValueError, match=r"item_matrix has shape \(2, 2\) for 3 item ids"):
         T.segment_months(events, ITEM_IDS, ITEMS[:2], labels, 2)
-    with pytest.raises(ValueError, match="n_segments=0 must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"n_segments=0 must be an integer >= 1 \(Segments.k\)"):
         T.segment_months(events, ITEM_IDS, ITEMS, labels, 0)
     with pytest.raises(ValueError, match="months must be consecutive calendar months"):
         T.segment_months(events, ITEM_IDS, ITEMS, labels, 2, months=["2010-01", "2010-03"])
