@@ -75,7 +75,7 @@ RULES = {
     "N_PAIRS": integer(100),
     "N_ITEMS": integer(2),
     "N_RANDOM_ITEMS": integer(100),
-    "TOP_K": integer(2),
+    "TOP_N": integer(2),
     "N_RESAMPLES": integer(100),
     "TOLERANCE": number(0),
     "SEED": integer(0),
@@ -100,7 +100,8 @@ class HighDimConfig:
         alphas, factors: EMA weights and subtraction factors measured.
         n_users: MovieLens users sampled (interest vectors). n_pairs: random pairs per space.
         n_items: items whose neighbours are compared (section c). n_random_items: the random
-            catalogue's size. top_k: list length. n_resamples: bootstrap resamples.
+            catalogue's size. top_k: list length (the parameter TOP_N). n_resamples: bootstrap
+            resamples.
         tolerance: the smallest difference a verdict counts. seed: every random choice.
     """
 
@@ -120,7 +121,7 @@ class HighDimConfig:
     @classmethod
     def from_parameters(cls, *, DIMS: Any, ALPHAS: Any, FACTORS: Any, NEAR_ZERO: Any,  # noqa: N803
                         N_USERS: Any, N_PAIRS: Any, N_ITEMS: Any, N_RANDOM_ITEMS: Any,
-                        TOP_K: Any, N_RESAMPLES: Any, TOLERANCE: Any, SEED: Any) -> HighDimConfig:
+                        TOP_N: Any, N_RESAMPLES: Any, TOLERANCE: Any, SEED: Any) -> HighDimConfig:
         """Check the notebook's parameters, all at once, before any work.
 
         Raises:
@@ -128,7 +129,7 @@ class HighDimConfig:
                 parameter, its value and what would be valid.
         """
         singles = {"NEAR_ZERO": NEAR_ZERO, "N_USERS": N_USERS, "N_PAIRS": N_PAIRS,
-                   "N_ITEMS": N_ITEMS, "N_RANDOM_ITEMS": N_RANDOM_ITEMS, "TOP_K": TOP_K,
+                   "N_ITEMS": N_ITEMS, "N_RANDOM_ITEMS": N_RANDOM_ITEMS, "TOP_N": TOP_N,
                    "N_RESAMPLES": N_RESAMPLES, "TOLERANCE": TOLERANCE, "SEED": SEED}
         problems = check_values(singles, RULES)
         lists, list_problems = check_lists({"DIMS": DIMS, "ALPHAS": ALPHAS, "FACTORS": FACTORS},
@@ -137,15 +138,15 @@ class HighDimConfig:
         if "DIMS" in lists and len(lists["DIMS"]) < 2:
             problems.append(f"DIMS={lists['DIMS']!r} needs at least two dimensions to compare, "
                             "e.g. [2, 384]")
-        if not problems and N_RANDOM_ITEMS <= 2 * TOP_K:
-            problems.append(f"N_RANDOM_ITEMS={N_RANDOM_ITEMS!r} must exceed 2 * TOP_K="
-                            f"{2 * TOP_K}: a list needs a catalogue much larger than itself")
+        if not problems and N_RANDOM_ITEMS <= 2 * TOP_N:
+            problems.append(f"N_RANDOM_ITEMS={N_RANDOM_ITEMS!r} must exceed 2 * TOP_N="
+                            f"{2 * TOP_N}: a list needs a catalogue much larger than itself")
         raise_problems(problems)
         return cls(dims=tuple(sorted(int(d) for d in lists["DIMS"])),
                    alphas=tuple(float(a) for a in lists["ALPHAS"]),
                    factors=tuple(float(f) for f in lists["FACTORS"]),
                    near_zero=float(NEAR_ZERO), n_users=int(N_USERS), n_pairs=int(N_PAIRS),
-                   n_items=int(N_ITEMS), n_random_items=int(N_RANDOM_ITEMS), top_k=int(TOP_K),
+                   n_items=int(N_ITEMS), n_random_items=int(N_RANDOM_ITEMS), top_k=int(TOP_N),
                    n_resamples=int(N_RESAMPLES), tolerance=float(TOLERANCE), seed=int(SEED))
 
     @property
@@ -343,9 +344,19 @@ def _num(x: Any) -> Any:
     return round(float(x), 4) if isinstance(x, float | np.floating) else x
 
 
+def row_key(table: pd.DataFrame) -> pd.Series:
+    """``"2"``, ``"384 (original)"``, ``"2 (picture)"``: the dimension names of the recorded
+    tables (one per row kind, so no two rows of a space share one)."""
+    suffix = {"the original vectors": " (original)", "2-D picture, by distance": " (picture)"}
+    return pd.Series([f"{d}{suffix.get(v, '')}" for d, v in
+                      zip(table["dimension"], table["vectors"], strict=True)], index=table.index)
+
+
 def table_record(table: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> dict:
-    """A table as nested dicts ``{key1: {key2: ... {value: number}}}`` for ``report.record``;
-    a skipped row records its note instead of numbers."""
+    """A table as nested dicts ``{key1: {key2: ... {value: number}}}`` for ``report.record``
+    ("dimension" is the row's :func:`row_key`); a skipped row records its note instead."""
+    if "dimension" in keys and "vectors" in table.columns:
+        table = table.assign(dimension=row_key(table))
     out: dict = {}
     for _, row in table.iterrows():
         node = out
@@ -357,13 +368,6 @@ def table_record(table: pd.DataFrame, keys: Sequence[str], values: Sequence[str]
         else:
             node[leaf] = {v: _num(row[v]) for v in values}
     return out
-
-
-def row_key(table: pd.DataFrame) -> pd.Series:
-    """``"2"`` / ``"384 (original)"``: the dimension names of the recorded tables."""
-    return pd.Series([f"{d} (original)" if v == "the original vectors" else str(d)
-                      for d, v in zip(table["dimension"], table["vectors"], strict=True)],
-                     index=table.index)
 
 
 def _pct(x: float) -> str:
