@@ -205,3 +205,13 @@ def test_sample_histories_uses_the_package_defaults():
         assert h.view_rows[i] in h.seen[i] and 0 <= h.top_rank[i] < 10
     with pytest.raises(ValueError, match="pass N_USERS <="):
         hd.sample_histories(ds, 10_000, 10, seed=0)
+
+
+def test_a_lab_names_unknown_spaces_and_tables_follow_the_spaces_given():
+    lab, x = _small_lab()
+    with pytest.raises(ValueError, match=r"spaces \['text'\] unknown"):
+        hd.Lab(lab.cfg, {"text": x}, lab.hist)
+    only = hd.Lab(lab.cfg, {"minilm": x}, lab.hist)
+    assert only.spaces == ("random", "minilm")
+    assert set(hd.pair_table(only)["space"]) == {"random", "minilm"}
+    assert hd.variance_table(only)["space"].tolist() == ["minilm"]

@@ -179,7 +179,7 @@ def pair_table(lab: Lab) -> pd.DataFrame:
     """Section a: cosine of random item pairs per space and dimension (mean, std, quantiles),
     next to ``1/sqrt(d)``, the std of random Gaussian pairs."""
     rows = []
-    for space in SPACES:
+    for space in lab.spaces:
         for v in lab.variants(space):
             row = {"space": space, "dimension": v.dim, "vectors": _vectors_text(v),
                    "note": v.note}
@@ -197,7 +197,7 @@ def update_table(lab: Lab) -> pd.DataFrame:
     """Section b, THE table: per space, dimension and update, how often it nearly cancels the
     interest vector (norm before normalizing below ``near_zero``) or flips its top-K."""
     rows = []
-    for space in SPACES:
+    for space in lab.spaces:
         for v in lab.variants(space):
             for update in lab.cfg.updates:
                 row = {"space": space, "dimension": v.dim, "vectors": _vectors_text(v),
@@ -231,7 +231,7 @@ def neighbour_table(lab: Lab) -> pd.DataFrame:
     dimension d finds, with the variance the first d axes keep; plus the 2-D picture read by
     distance."""
     rows = []
-    for space in SPACES[1:]:
+    for space in lab.real_spaces:
         principal = lab.principal[space]
         for v in lab.variants(space):
             row = {"space": space, "dimension": v.dim, "vectors": _vectors_text(v),
@@ -252,7 +252,7 @@ def variance_table(lab: Lab) -> pd.DataFrame:
     """Section d: each real item space's PCA: the share of the first 2 components and how many
     components hold 50 % and 90 % of the variance."""
     rows = []
-    for space in SPACES[1:]:
+    for space in lab.real_spaces:
         p = lab.principal[space]
         rows.append({"space": space, "dimension": len(p.explained),
                      "first 2 components": float(p.explained[:2].sum()),
@@ -312,7 +312,7 @@ def verdict_table(lab: Lab) -> pd.DataFrame:
     """
     cfg = lab.cfg
     rows = []
-    for space in SPACES:
+    for space in lab.spaces:
         variants = lab.measured(space)
         low, high = variants[0], variants[-1]
         sides = (f"d={low.dim}", f"d={high.key}")
@@ -323,7 +323,7 @@ def verdict_table(lab: Lab) -> pd.DataFrame:
                                      (getattr(o_low, what).astype(float),
                                       getattr(o_high, what).astype(float)), CLAIM_WORDS, cfg))
     reverse = (CLAIM_WORDS[1], CLAIM_WORDS[0], CLAIM_WORDS[2])  # lower supports the claim
-    for space in SPACES[1:]:
+    for space in lab.real_spaces:
         low = next(v for v in lab.measured(space) if v.kind == "pca")
         high = lab.measured(space)[-1]
         sides = (f"d={low.dim}", f"d={high.key}")
@@ -383,7 +383,7 @@ def summary_markdown(pairs: pd.DataFrame, rates: pd.DataFrame, neighbours: pd.Da
              f"{rnd.loc[lo, 'std']:.3f} at d={lo} and {rnd.loc[hi, 'std']:.3f} at d={hi} "
              f"(1/sqrt(d) = {1 / math.sqrt(hi):.3f}): in high dimensions two random directions "
              "are almost orthogonal."]
-    for space in SPACES[1:]:
+    for space in variance["space"]:
         own = pairs[(pairs["space"] == space) & (pairs["vectors"] == "the original vectors")]
         low = pairs[(pairs["space"] == space) & (pairs["dimension"] == lo)
                     & (pairs["vectors"] != "skipped")]
@@ -393,7 +393,7 @@ def summary_markdown(pairs: pd.DataFrame, rates: pd.DataFrame, neighbours: pd.Da
                          f"{int(own['dimension'].iloc[0])}-d vectors.")
     pic = neighbours[neighbours["vectors"] == "2-D picture, by distance"].set_index("space")
     var = variance.set_index("space")
-    for space in SPACES[1:]:
+    for space in variance["space"]:
         lines.append(f"- **{space} picture.** The first two principal axes keep "
                      f"{_pct(var.loc[space, 'first 2 components'])} of the variance; 50 % needs "
                      f"{var.loc[space, 'components for 50 %']} components, 90 % "

@@ -305,6 +305,10 @@ class Lab:
     def __init__(self, cfg: HighDimConfig, spaces: Mapping[str, np.ndarray],
                  hist: Histories) -> None:
         self.cfg = cfg
+        unknown = set(spaces) - set(SPACES[1:])
+        if unknown or not spaces:
+            raise ValueError(f"spaces {sorted(unknown)} unknown (or none given); pass item "
+                             f"vectors for some of {list(SPACES[1:])}")
         self.originals = {name: np.asarray(x, np.float32) for name, x in spaces.items()}
         self.principal = {name: Principal.of(x) for name, x in self.originals.items()}
         self.hist = hist
@@ -315,6 +319,16 @@ class Lab:
         self._hist = {"random": hist.mapped(random_rows)}
         self._cache: dict[tuple, Any] = {}
         self._lock = threading.RLock()
+
+    @property
+    def real_spaces(self) -> tuple[str, ...]:
+        """The item spaces given (in ``SPACES`` order)."""
+        return tuple(s for s in SPACES if s in self.originals)
+
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """"random" and the item spaces given."""
+        return ("random", *self.real_spaces)
 
     def native_dim(self, space: str) -> int:
         """The space's own dimension (the random space: the largest measured)."""
