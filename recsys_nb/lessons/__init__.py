@@ -1,4 +1,4 @@
-"""The machinery of the measured lessons (notebooks 04-06, 10), one module per notebook.
+"""The machinery of the measured lessons (notebooks 04-06, 08, 10), one module per notebook.
 
 Each module holds what its notebook would otherwise carry in long code cells: the report's
 parameters checked as one config object (the same clear errors at the parameters cell, now

@@ -16,6 +16,8 @@ One module per job, one class per widget. Each notebook's widget, and where it l
   service too), made of :class:`MovieCard`, :class:`MovieList`, :class:`SearchBox`,
   :class:`UserPicker`, :class:`ParameterSliders` and :class:`InterestPicture`
   (``widgets.components``).
+- 08 high-dimensional intuition: :class:`CancellationExplorer` (``widgets.dimensions``): a
+  dimension slider and a factor slider, how often "not interested" nearly cancels the vector.
 - 10 multiple interests: :class:`InterestMixer` (``widgets.interests``): the diversity slider
   and merge dropdown of a user with several interests, the list and its places per interest.
 - 00, 03 and every widget: ``item_label``, ``find_item``, ``recommendations_table``,
@@ -54,6 +56,7 @@ from recsys_nb.widgets.components import (
     TextSearch,
     UserPicker,
 )
+from recsys_nb.widgets.dimensions import CancellationExplorer
 from recsys_nb.widgets.explorer import ItemExplorer
 from recsys_nb.widgets.interests import InterestMixer
 from recsys_nb.widgets.momentum import MomentumScrubber
@@ -69,6 +72,7 @@ from recsys_nb.widgets.replay import InterestReplay
 
 __all__ = [
     "ACTIONS",
+    "CancellationExplorer",
     "InterestMixer",
     "InterestPicture",
     "InterestReplay",

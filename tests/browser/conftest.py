@@ -66,6 +66,8 @@ BROWSER_PARAMETERS: dict[str, dict[str, Any]] = {
         "FACTOR_GRID": [0.0], "POPULARITY_WEIGHT_GRID": [0.0], "COLD_START_EVENTS": [1],
         "BASELINES": ["popularity"], "ROLLING_MONTHS": 200},
     "07_playground": {"CLONE_CHOICES": 10},
+    "08_high_dimensional_intuition": {"N_USERS": 30, "N_PAIRS": 2000, "N_ITEMS": 60,
+                                      "N_RESAMPLES": 200},
     "10_multiple_interests": {"N_USERS": 20, "KS": [1, 2], "MERGES": ["score"],
                               "ROLLING_START": "2016-01-01", "TOP_N": 8},
 }

@@ -135,6 +135,10 @@ WIDGETS: dict[str, list[Step]] = {
         Step("button", "favorite", after="search:"),
         Step("button", "reset"),
     ],
+    "08_high_dimensional_intuition": [  # CancellationExplorer: the rates at another dimension
+        Step("slider", "dimension"),  # and factor, computed on the widget thread
+        Step("slider", "factor"),
+    ],
     "10_multiple_interests": [  # InterestMixer: set live on the service (set_params), the list
         Step("slider", "diversity"),  # asked again from the widget thread
         Step("select", "merge"),
