@@ -94,7 +94,7 @@ DEFAULT_PARAMS = {"alpha_view": 0.25, "alpha_favorite": 0.45, "not_interested_fa
 #: Which popularity prior the store folds in (``recsys_nb.priors``), fixed when it is built:
 #: "trending" (what people watch now), the strongest single signal without a leak (notebook 06).
 PRIOR_DEFAULTS = {"prior": "trending", "half_life_events": 1000.0}
-#: The trending prior is stored again every this many live events (and after every ingest), for
+#: The trending prior is stored again every this many live or ingested events, for
 #: the items whose value moved by more than ``PRIOR_REFRESH_TOLERANCE``. Writing the event's item
 #: at every event doubled the cost of a view (an item update in Chroma's index ~20-50 ms here);
 #: in batches the ranking's prior lags the live counts by at most 50 events.
@@ -211,7 +211,7 @@ class Recommender:
             order, then kept up to date: every view or favorite newer than their newest is
             counted as it arrives, also after reopening, from the event log; an item is stored
             again once its prior moved by ``PRIOR_REFRESH_TOLERANCE``, checked every
-            ``PRIOR_REFRESH_EVENTS`` events and after each ingest). Cold-start answers follow
+            ``PRIOR_REFRESH_EVENTS`` events, ingested ones included). Cold-start answers follow
             the prior.
         half_life_events: how many later events halve an event's weight in the trending prior.
         prior_events: the events (item_id, timestamp, kind) the trending prior starts from,
@@ -367,7 +367,8 @@ class Recommender:
                 # Starting without users, the store must hold exactly the data's prior: the
                 # previous user of the folder may have left values within the tolerance, and
                 # two configurations measured in turn would then start from different priors.
-                self._refresh_prior(tolerance=0.0 if forget_users else PRIOR_REFRESH_TOLERANCE)
+                # (1e-5, not 0: the store reads the prior back from float32 vectors)
+                self._refresh_prior(tolerance=1e-5 if forget_users else PRIOR_REFRESH_TOLERANCE)
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
@@ -1351,7 +1352,9 @@ class Recommender:
             self._count_trending(frame["item_id"].to_numpy(dtype=np.int64),
                                  frame["timestamp"].to_numpy(dtype=np.float64),
                                  frame["kind"].to_numpy())
-            self._refresh_prior()
+            # a small ingest (a new user's first events) batches like live events: stored
+            # again every PRIOR_REFRESH_EVENTS events, not at each call (~15 ms each)
+            self._refresh_prior(force=len(frame) >= PRIOR_REFRESH_EVENTS)
         frame["seq"] = before_seq + 1 + np.arange(len(frame))
         groups = frame.groupby("key", sort=False)
         return groups["seq"].max(), groups.size(), before_seq > 0

@@ -77,6 +77,24 @@ def test_live_events_are_counted_and_stored_in_batches_and_survive_reopening(sma
         np.testing.assert_allclose(again.item_prior(), live, atol=1e-6)
 
 
+def test_a_small_ingest_is_stored_with_the_next_batch(small, tmp_path):
+    """A new user's few ingested events batch like live ones; 50 in one ingest store at once."""
+    with build(small, tmp_path / "s", half_life_events=200) as rec:
+        prior = rec.item_prior()
+        quiet = int(rec.item_ids[np.argmin(prior)])
+        now = float(small.events["timestamp"].max()) + 60
+
+        def views(n, start):
+            return pd.DataFrame({"user_id": [f"new {start + k}" for k in range(n)],
+                                 "item_id": quiet, "kind": "view",
+                                 "timestamp": now + start + np.arange(n, dtype=float)})
+
+        rec.ingest(views(3, 0))
+        assert rec.item_prior()[list(rec.item_ids).index(quiet)] == prior.min()  # not yet
+        rec.ingest(views(PRIOR_REFRESH_EVENTS, 10))
+        assert rec.item_prior()[list(rec.item_ids).index(quiet)] > 0.9  # stored: it trends
+
+
 def test_undo_takes_a_live_event_back(small, tmp_path):
     with build(small, tmp_path / "s", half_life_events=200) as rec:
         quiet = int(rec.item_ids[np.argmin(rec.item_prior())])
