@@ -15,7 +15,8 @@ the leak-free rolling protocol; this module holds the machinery, so each step is
 - Section 3, group trends: :func:`monthly_trends` (each cut-off's segments per month and the
   forecasts of the months after it), :func:`serve_from_forecasts` (Recall@K of new users served
   the forecast centroid of their segment), :func:`forecast_rows`.
-- :func:`claims` turns every comparison into a verdict row of the same form as notebook 06's.
+- :func:`claims` turns every comparison into a verdict row of the same form as notebook 06's
+  (recorded with :func:`verdict_records`, told with :func:`verdict_sentences`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from recsys_nb.evaluate import (
 )
 from recsys_nb.evaluate.compare import Difference, verdict
 from recsys_nb.experiment import Experiment
+from recsys_nb.lessons.tuning import (  # noqa: F401 - read by notebook 09
+    verdict_records,
+    verdict_sentences,
+)
 from recsys_nb.parameters import (
     FOLDER,
     CutoffMetrics,
@@ -447,13 +452,71 @@ def claims(config: SegmentsConfig, cold: Mapping[int, Mapping[str, EvaluationRes
     return pd.concat(rows, ignore_index=True)
 
 
-def summary_lines(verdicts: pd.DataFrame) -> list[str]:
-    """One sentence per claim, from the computed rows."""
-    out = []
-    for r in verdicts.itertuples():
-        if r.on is None or pd.isna(r.on):
-            out.append(f"{r.claim}: {r.verdict} ({r.note})")
-            continue
-        out.append(f"{r.claim}: **{r.verdict}** ({r.on:.4f} vs {r.off:.4f}, difference "
-                   f"{r.diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}])")
-    return out
+# ------------------------------------------------------------------------------------------
+# Plots
+
+
+def plot_segments_2d(users: np.ndarray, segments: Segments, ax: Any = None) -> Any:
+    """Users' interest vectors on their first two principal axes, coloured by segment, with the
+    centroids; the caption gives the variance the picture keeps."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.2))
+    mean, axes, explained = pca_axes(users)
+    xy = (np.asarray(users, dtype=np.float64) - mean) @ axes.T
+    cxy = (segments.centroids.astype(np.float64) - mean) @ axes.T
+    cmap = plt.get_cmap("tab10" if segments.k <= 10 else "tab20")
+    for s in range(segments.k):
+        mine = segments.labels == s
+        ax.scatter(xy[mine, 0], xy[mine, 1], s=8, alpha=0.6, color=cmap(s % cmap.N),
+                   label=f"segment {s} ({int(mine.sum())})")
+        ax.scatter(*cxy[s], s=120, marker="X", color=cmap(s % cmap.N), edgecolor="black")
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of the variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%})")
+    ax.set_title(f"{segments.k} segments; this picture keeps {explained.sum():.0%} of the "
+                 "variance", fontsize=9)
+    ax.legend(fontsize=6, ncol=2, loc="best")
+    return ax
+
+
+def plot_cold_start(table: pd.DataFrame, metric: str, ax: Any = None) -> Any:
+    """``metric`` against the number of first events, one line per strategy."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
+    for name, rows in table.groupby("strategy", sort=False):
+        ax.plot(rows["first events"], rows[metric], marker="o", label=str(name))
+    ax.set_xticks(sorted(table["first events"].unique()))
+    ax.set_xlabel("events the new user has done")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_trajectories(trends: CutoffTrends, ax: Any = None, months: int = 36) -> Any:
+    """Each segment's monthly centroid against its centroid as of the cut-off (cosine), over the
+    last ``months`` months: how far a group's taste wanders month to month. Months without
+    events are gaps."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.4))
+    sm = trends.months
+    keep = slice(max(0, len(sm.months) - months), len(sm.months))
+    x = np.arange(len(sm.months))[keep]
+    for s in range(sm.n_segments):
+        cos = sm.centroids[s, keep].astype(np.float64) @ trends.segments.centroids[s]
+        cos = np.where(sm.observed[s, keep], cos, np.nan)  # a gap where nothing was watched
+        ax.plot(x, cos, marker=".", lw=1, label=f"segment {s}")
+    if trends.targets:
+        ax.axvline(sm.months.index(trends.targets[0]) - 0.5, color="black", ls="--", lw=1,
+                   label="cut-off")
+    ticks = x[:: max(1, len(x) // 8)]
+    ax.set_xticks(ticks, [sm.months[i] for i in ticks], rotation=30, fontsize=7)
+    ax.set_ylabel("cosine to the segment's centroid")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=3)
+    return ax

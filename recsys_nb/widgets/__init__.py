@@ -18,6 +18,8 @@ One module per job, one class per widget. Each notebook's widget, and where it l
   (``widgets.components``).
 - 08 high-dimensional intuition: :class:`CancellationExplorer` (``widgets.dimensions``): a
   dimension slider and a factor slider, how often "not interested" nearly cancels the vector.
+- 09 segments and trends: :class:`SegmentMonthPicker` (``widgets.segments``): a segment and a
+  month, what it watched and how close each forecast came.
 - 10 multiple interests: :class:`InterestMixer` (``widgets.interests``): the diversity slider
   and merge dropdown of a user with several interests, the list and its places per interest.
 - 00, 03 and every widget: ``item_label``, ``find_item``, ``recommendations_table``,
@@ -69,6 +71,7 @@ from recsys_nb.widgets.playground import (
     text_search,
 )
 from recsys_nb.widgets.replay import InterestReplay
+from recsys_nb.widgets.segments import SegmentMonthPicker
 
 __all__ = [
     "ACTIONS",
@@ -86,6 +89,7 @@ __all__ = [
     "Playground",
     "RecommendationBrowser",
     "SearchBox",
+    "SegmentMonthPicker",
     "TextSearch",
     "UserPicker",
     "find_item",

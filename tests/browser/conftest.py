@@ -68,6 +68,8 @@ BROWSER_PARAMETERS: dict[str, dict[str, Any]] = {
     "07_playground": {"CLONE_CHOICES": 10},
     "08_high_dimensional_intuition": {"N_USERS": 30, "N_PAIRS": 2000, "N_ITEMS": 60,
                                       "N_RESAMPLES": 200},
+    "09_segments_and_trends": {"ROLLING_START": "2016-01-01", "FIRST_EVENTS": [1],
+                               "STRATEGIES": ["first_item", "segment"], "SEGMENT_KS": [4]},
     "10_multiple_interests": {"N_USERS": 20, "KS": [1, 2], "MERGES": ["score"],
                               "ROLLING_START": "2016-01-01", "TOP_N": 8},
 }

@@ -139,6 +139,10 @@ WIDGETS: dict[str, list[Step]] = {
         Step("slider", "dimension"),  # and factor, computed on the widget thread
         Step("slider", "factor"),
     ],
+    "09_segments_and_trends": [  # SegmentMonthPicker: another segment's and month's movies
+        Step("select", "segment"),  # and forecasts, on the widget thread
+        Step("select", "month"),
+    ],
     "10_multiple_interests": [  # InterestMixer: set live on the service (set_params), the list
         Step("slider", "diversity"),  # asked again from the widget thread
         Step("select", "merge"),
