@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_nb.data import load_movielens
+from recsys_nb.data import load_movielens, subset_items
 from recsys_nb.evaluate import (
     cutoff_split,
     evaluate,
@@ -25,6 +25,13 @@ CUTOFF = pd.Timestamp("2015-01-01").timestamp()
 @pytest.fixture(scope="module")
 def base():
     return cutoff_split(load_movielens(), CUTOFF, horizon_days=182)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """MovieLens on its 1,500 most-rated movies: a quicker catalogue for the product runs."""
+    ds = load_movielens()
+    return subset_items(ds, ds.events["item_id"].value_counts().index[:1500])
 
 
 def test_new_users_are_first_seen_after_the_cut_off_and_keep_their_first_events(base):
@@ -81,7 +88,8 @@ class Recording:
         self.rec.close()
 
 
-def test_online_evaluation_never_shows_a_later_event_and_matches_the_product(base, tmp_path):
+def test_online_evaluation_never_shows_a_later_event_and_matches_the_product(small, tmp_path):
+    base = cutoff_split(small, CUTOFF, horizon_days=182)
     new = new_user_split(base, 3)
     scored = new.restrict(new.users, train_users=new.users)
     made: list[Recording] = []
@@ -106,8 +114,8 @@ def test_online_evaluation_never_shows_a_later_event_and_matches_the_product(bas
         assert bulk is not again and len(bulk.users) == len(again.users)
 
 
-def test_rolling_new_users_pool_the_cut_offs_and_fit_segments_per_cut_off():
-    ds = load_movielens()
+def test_rolling_new_users_pool_the_cut_offs_and_fit_segments_per_cut_off(small):
+    ds = small
     splits = [cutoff_split(ds, pd.Timestamp(d).timestamp(), 182)
               for d in ("2014-07-01", "2015-01-01")]
     with RollingExperiment(splits, (10, 50)) as rx:
