@@ -63,10 +63,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest tests --nbval-lax notebooks -n $(JOBS) --dist loadfile --durations=15
 
-# The quick loop: unit and server tests, no notebook runs and no browser (tests/browser).
+# The quick loop: unit and server tests, no notebook runs, no browser (tests/browser) and none of
+# the multi-process / whole-report tests marked slow.
 .PHONY: test-fast
 test-fast: lint
-	$(BIN)/pytest tests -m "not browser and not notebook" -q -n $(JOBS) --dist loadfile --durations=10
+	$(BIN)/pytest tests -m "not browser and not notebook and not slow" -q -n $(JOBS) --dist loadfile \
+	  --durations=10
 
 # Containers often run as root; Jupyter refuses root without --allow-root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

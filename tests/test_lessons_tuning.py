@@ -132,6 +132,7 @@ def test_first_events_split_keeps_each_scored_users_first_events_only(small):
 # ------------------------------------------------------------------ the report, end to end
 
 
+@pytest.mark.slow
 def test_the_report_measures_every_claim_on_a_small_sample(small, tmp_path):
     config = TuningConfig.from_parameters(
         N_USERS=15, SEED=1, K=[5, 20], EMBEDDINGS=["collaborative"], DIMS=[8],

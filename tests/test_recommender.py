@@ -461,6 +461,7 @@ def test_second_process_is_refused_with_a_clear_error(small, tmp_path):
     assert "StoreLockedError" in err and "CHROMA_HOST" in err and "close" in err
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
     path = tmp_path / "s"
     build(small, path).close()  # items stored once
@@ -485,6 +486,7 @@ def test_two_processes_on_one_path_lose_nothing(small, tmp_path):
             assert int(i) in hit["item_id"].tolist()  # (items with equal vectors may tie)
 
 
+@pytest.mark.slow
 def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
     import sqlite3
 
