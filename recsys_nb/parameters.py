@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 Rule = tuple[Callable[[Any], bool], str]
 
@@ -59,6 +60,29 @@ def optional(rule: Rule) -> Rule:
 
 
 BOOL: Rule = (lambda v: isinstance(v, bool), "True or False")
+
+
+def is_date(v: Any) -> bool:
+    """A date string pandas reads, e.g. "2008-01-01"."""
+    if not isinstance(v, str):
+        return False
+    try:
+        pd.Timestamp(v)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def date(example: str) -> Rule:
+    return (is_date, f'a date such as "{example}"')
+
+
+def date_order(start_name: str, start: Any, end_name: str, end: Any) -> list[str]:
+    """The problem when two valid dates come in the wrong order (none otherwise)."""
+    if is_date(start) and is_date(end) and pd.Timestamp(start) > pd.Timestamp(end):
+        return [f"{start_name}={start!r} is after {end_name}={end!r}; the first cut-off must "
+                "come first"]
+    return []
 #: A report's STORE_DIR: None (the notebook's own folder, ``store.notebook_store``) or a path.
 FOLDER: Rule = (lambda v: v is None or (isinstance(v, str | os.PathLike) and bool(str(v).strip())),
                 "None or a folder path")

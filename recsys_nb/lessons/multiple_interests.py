@@ -58,6 +58,8 @@ from recsys_nb.parameters import (
     check_lists,
     check_values,
     choice,
+    date,
+    date_order,
     integer,
     number,
     optional,
@@ -81,17 +83,6 @@ PROTOCOLS = ("temporal", "rolling")
 # Parameters
 
 
-def _date(v: Any) -> bool:
-    """A date string pandas reads, e.g. "2008-01-01"."""
-    if not isinstance(v, str):
-        return False
-    try:
-        pd.Timestamp(v)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 #: the rule of every single-valued parameter of the notebook
 RULES: dict[str, Rule] = {
     "N_USERS": (optional(integer(1))[0],
@@ -99,8 +90,8 @@ RULES: dict[str, Rule] = {
     "MIN_EVENTS": integer(2),
     "TEST_FRACTION": number(0, 1, open_low=True, open_high=True),
     "DIVERSITY": number(0, 1),
-    "ROLLING_START": (_date, 'a date such as "2014-01-01"'),
-    "ROLLING_END": (_date, 'a date such as "2016-07-01"'),
+    "ROLLING_START": date("2014-01-01"),
+    "ROLLING_END": date("2016-07-01"),
     "ROLLING_MONTHS": integer(1),
     "MIN_TASTE_EVENTS": integer(2),
     "USER": optional(integer(1)),
@@ -186,10 +177,7 @@ class MultiInterestConfig(CutoffMetrics):
         if "GENRES" in lists and len(lists["GENRES"]) != 2:
             problems.append(f"GENRES={lists['GENRES']!r} must name exactly two genres, e.g. "
                             "['Horror', 'Children']")
-        if _date(ROLLING_START) and _date(ROLLING_END) and \
-                pd.Timestamp(ROLLING_START) > pd.Timestamp(ROLLING_END):
-            problems.append(f"ROLLING_START={ROLLING_START!r} is after ROLLING_END="
-                            f"{ROLLING_END!r}; the first cut-off must come first")
+        problems += date_order("ROLLING_START", ROLLING_START, "ROLLING_END", ROLLING_END)
         raise_problems(problems)
         return cls(
             n_users=None if N_USERS is None else int(N_USERS),

@@ -53,6 +53,8 @@ from recsys_nb.parameters import (
     check_lists,
     check_values,
     choice,
+    date,
+    date_order,
     integer,
     number,
     optional,
@@ -81,19 +83,9 @@ STRATEGIES = ("first_item", "segment", "popular", "trending")
 SERVED_FROM = ("first item", "segment centroid", *FORECAST_METHODS)
 
 
-def _date(v: Any) -> bool:
-    if not isinstance(v, str):
-        return False
-    try:
-        pd.Timestamp(v)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 RULES: dict[str, Rule] = {
-    "ROLLING_START": (_date, 'a date such as "2015-01-01"'),
-    "ROLLING_END": (_date, 'a date such as "2016-07-01"'),
+    "ROLLING_START": date("2015-01-01"),
+    "ROLLING_END": date("2016-07-01"),
     "ROLLING_MONTHS": integer(1),
     "N_SEGMENTS": integer(2),
     "SEGMENT_WEIGHT": optional(number(0, 1)),
@@ -167,10 +159,7 @@ class SegmentsConfig(CutoffMetrics):
                                    "FIRST_EVENTS": FIRST_EVENTS, "STRATEGIES": STRATEGIES},
                                   LIST_RULES)
         problems += more
-        if _date(ROLLING_START) and _date(ROLLING_END) and \
-                pd.Timestamp(ROLLING_START) > pd.Timestamp(ROLLING_END):
-            problems.append(f"ROLLING_START={ROLLING_START!r} is after ROLLING_END="
-                            f"{ROLLING_END!r}; the first cut-off must come first")
+        problems += date_order("ROLLING_START", ROLLING_START, "ROLLING_END", ROLLING_END)
         if "FIRST_EVENTS" in lists and all(isinstance(v, int) for v in lists["FIRST_EVENTS"]) \
                 and max(lists["FIRST_EVENTS"]) > 20:
             problems.append(f"FIRST_EVENTS={lists['FIRST_EVENTS']} goes past 20 events: a user "

@@ -5,19 +5,18 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from recsys_nb.snapshot import mimebundle
-from recsys_nb.widgets.outputs import _figure_output, _frame_display, _message_output
+from recsys_nb.widgets.outputs import SafeRefresh, _figure_output, _frame_display
 
 if TYPE_CHECKING:
     from recsys_nb.lessons.high_dimensions_spaces import Lab, Outcome
 
 
-class CancellationExplorer:
+class CancellationExplorer(SafeRefresh):
     """A dimension slider and a factor slider over one space of the notebook-08 lab.
 
     Each move applies ``v = normalize(v - factor * e)`` to every sampled user's interest vector
@@ -44,6 +43,8 @@ class CancellationExplorer:
     frame), ``cancelled_rate``, ``flipped_rate``, ``renders``, ``error`` (the last failure
     shown, or None).
     """
+
+    retry_hint = "Move a slider again, or re-run the notebook."
 
     def __init__(self, lab: Lab, space: str = "minilm", titles: Sequence[str] | None = None,
                  factor: float = 0.1) -> None:
@@ -79,8 +80,6 @@ class CancellationExplorer:
         self.factor.observe(self._on_change, names="value")
         self._safely()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     @property
     def factor_value(self) -> float:
@@ -137,13 +136,4 @@ class CancellationExplorer:
             self.error = None
             self.renders += 1
 
-    def _safely(self) -> None:
-        try:
-            self.refresh()
-        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.output.outputs = (_message_output(
-                f"{self.error}. Move a slider again, or re-run the notebook."),)
 
-    def _on_change(self, _change: dict[str, Any]) -> None:
-        self._safely()

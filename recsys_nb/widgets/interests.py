@@ -5,22 +5,21 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from recsys_nb.interests import MERGES
 from recsys_nb.plots import plot_items_per_interest
-from recsys_nb.snapshot import mimebundle
 from recsys_nb.widgets.common import _genres_text, item_label
-from recsys_nb.widgets.outputs import _figure_output, _frame_display, _message_output
+from recsys_nb.widgets.outputs import SafeRefresh, _figure_output, _frame_display
 
 if TYPE_CHECKING:
     from recsys_nb.recommender import Recommender
 
 
-class InterestMixer:
+class InterestMixer(SafeRefresh):
     """One user's recommendations from several interests, with the two knobs of the merge.
 
     ``diversity`` (a slider, 0..1) and ``merge`` (a dropdown, "round_robin" / "score") are
@@ -48,6 +47,8 @@ class InterestMixer:
     interest), ``weights`` (the interests' weights), ``renders``, ``error`` (the last failure
     shown, or None).
     """
+
+    retry_hint = "If the notebook closed the service, re-run the notebook to keep exploring."
 
     def __init__(self, rec: Recommender, user: int | str, n: int = 10,
                  labels: Mapping[int, str] | None = None,
@@ -86,8 +87,6 @@ class InterestMixer:
         self.merge.observe(self._on_change, names="value")
         self._safely()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     @property
     def diversity_value(self) -> float:
@@ -142,14 +141,4 @@ class InterestMixer:
             self.error = None
             self.renders += 1
 
-    def _safely(self) -> None:
-        try:
-            self.refresh()
-        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.output.outputs = (_message_output(
-                f"{self.error}. If the notebook closed the service, re-run the notebook to keep "
-                "exploring."),)
 
-    def _on_change(self, _change: dict[str, Any]) -> None:
-        self._safely()

@@ -96,3 +96,33 @@ def _figure_output(fig: Any, text: str) -> dict[str, Any]:
                  "text/plain": text},
         "metadata": {},
     }
+
+
+class SafeRefresh:
+    """What a widget that redraws on every control change shares: ``refresh()`` (the subclass's)
+    runs through :meth:`_safely`, so a failure is shown in ``output`` with ``retry_hint`` and
+    kept in ``error``, never raised into the widget thread; the widget displays as a live view
+    plus a static snapshot for HTML reports."""
+
+    retry_hint = "Change a control again, or re-run the notebook."
+    widget: Any
+    output: Any
+    error: str | None
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        from recsys_nb.snapshot import mimebundle
+
+        return mimebundle(self.widget, **kwargs)
+
+    def _safely(self) -> None:
+        try:
+            self.refresh()
+        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.output.outputs = (_message_output(f"{self.error}. {self.retry_hint}"),)
+
+    def _on_change(self, _change: dict[str, Any]) -> None:
+        self._safely()

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from recsys_nb.snapshot import mimebundle
 from recsys_nb.trends import FORECAST_METHODS, forecast, trending_items
-from recsys_nb.widgets.outputs import _frame_display, _message_output
+from recsys_nb.widgets.outputs import SafeRefresh, _frame_display, _message_output
 
 if TYPE_CHECKING:
     from recsys_nb.lessons.segments_and_trends import CutoffTrends
 
 
-class SegmentMonthPicker:
+class SegmentMonthPicker(SafeRefresh):
     """A segment dropdown and a month dropdown over one cut-off's monthly segment centroids.
 
     For the chosen (segment, month) it lists the movies the segment's members viewed or
@@ -38,6 +37,8 @@ class SegmentMonthPicker:
     ``widget``; ``top`` (the last list), ``cosines`` (method -> cosine, empty when not
     forecastable), ``renders``, ``error``.
     """
+
+    retry_hint = "Pick another segment or month, or re-run the notebook."
 
     def __init__(self, trends: CutoffTrends, titles: pd.Series, n: int = 10, window: int = 6,
                  mean_window: int = 12) -> None:
@@ -72,8 +73,6 @@ class SegmentMonthPicker:
         self.month.observe(self._on_change, names="value")
         self._safely()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return mimebundle(self.widget, **kwargs)  # live view + static snapshot for reports
 
     def refresh(self) -> None:
         """List the (segment, month)'s movies and score the forecasts of that month."""
@@ -110,13 +109,4 @@ class SegmentMonthPicker:
             self.error = None
             self.renders += 1
 
-    def _safely(self) -> None:
-        try:
-            self.refresh()
-        except Exception as exc:  # noqa: BLE001 - shown to the reader, not hidden
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.output.outputs = (_message_output(
-                f"{self.error}. Pick another segment or month, or re-run the notebook."),)
 
-    def _on_change(self, _change: dict[str, Any]) -> None:
-        self._safely()
