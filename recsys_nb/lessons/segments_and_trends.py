@@ -125,7 +125,7 @@ class SegmentsConfig(CutoffMetrics):
     rolling_start: str = "2015-01-01"
     rolling_end: str = "2016-01-01"
     rolling_months: int = 6
-    n_segments: int = 8
+    n_segments: int = 4
     segment_ks: tuple[int, ...] = (2, 4, 8, 16)
     segment_weight: float = COLD_START_PARAMS["segment_weight"]
     first_events: tuple[int, ...] = (1, 3, 5)
