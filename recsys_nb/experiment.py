@@ -37,6 +37,7 @@ from recsys_nb.evaluate import (
     check_cutoffs,
     evaluate,
     evaluate_baseline,
+    evaluate_variants,
     with_beyond_accuracy,
 )
 from recsys_nb.progress import progress_bar
@@ -272,12 +273,10 @@ class Experiment:
         split = self.split if on is None else self.on(on)
         name = _embedding_name(embedding)
         asked = dict(params)  # the label shows segments=k, not the fitted object
-        if isinstance(params.get("segments"), int) and not isinstance(params["segments"], bool):
-            params = {**params, "segments": self.segments(params["segments"], name, dim)}
+        params = self._fitted(params, name, dim)
         full = {**BUILD_DEFAULTS, **params}
         rec_kwargs = dict(recommend or {})
-        key = (name, self.dim_for(name, dim), tuple(sorted(full.items())),
-               tuple(sorted(rec_kwargs.items())), id(split), bool(online))
+        key = self._key(name, dim, full, rec_kwargs, split, online)
         label = label or self.describe(name, dim, asked, rec_kwargs)
         cached = self._results.get(key)
         if cached is not None and (not exact or f"exact_recall@{max(self.cutoffs)}" in cached.row):
@@ -297,6 +296,57 @@ class Experiment:
             raise AssertionError(f"{label}: the recommender returned training (seen) items")
         self._results[key] = result
         return result
+
+    def _fitted(self, params: Mapping[str, Any], name: str, dim: int | None) -> dict[str, Any]:
+        """``params`` with ``segments=k`` (an int) replaced by :meth:`segments` ``(k)``."""
+        k = params.get("segments")
+        if isinstance(k, int) and not isinstance(k, bool):
+            return {**params, "segments": self.segments(k, name, dim)}
+        return dict(params)
+
+    def _key(self, name: str, dim: int | None, full: Mapping[str, Any],
+             rec_kwargs: Mapping[str, Any], split: Split, online: bool) -> tuple:
+        return (name, self.dim_for(name, dim), tuple(sorted(full.items())),
+                tuple(sorted(rec_kwargs.items())), id(split), bool(online))
+
+    def measure_variants(self, variants: Mapping[str, Mapping[str, Any]], *,
+                         on: Split | None = None, online: bool = False,
+                         embedding: str = "default", dim: int | None = None,
+                         **fixed: Any) -> dict[str, EvaluationResult]:
+        """Several settings that only rank (``Recommender.set_params`` keywords: the cold-start
+        ones, merge, diversity, popularity_weight) from one replay
+        (:func:`recsys_nb.evaluate.evaluate_variants`), each memoized as :meth:`measure` with
+        ``fixed`` and its keywords would be (the lists are the same), labelled by its key."""
+        unknown = {k for v in variants.values() for k in v} | set(fixed)
+        unknown -= set(BUILD_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)}; known: "
+                            f"{sorted(BUILD_DEFAULTS)}")
+        split = self.split if on is None else self.on(on)
+        name = _embedding_name(embedding)
+        base = {**BUILD_DEFAULTS, **self._fitted(fixed, name, dim)}
+        resolved = {label: self._fitted(v, name, dim) for label, v in variants.items()}
+        keys = {label: self._key(name, dim, {**base, **v}, {}, split, online)
+                for label, v in resolved.items()}
+        missing = {label: v for label, v in resolved.items() if keys[label] not in self._results}
+        if missing:
+            scored = split.restrict(split.users, train_users=split.users)
+            with self._scratch(name, dim, base) if online else nullcontext() as where:
+
+                def factory(_train: Any, _path: Path) -> Recommender:
+                    return self.recommender(name, dim, path=where, **base)
+
+                got = evaluate_variants(factory, scored, missing, self.cutoffs, online=online,
+                                        progress=self.progress)
+            for label, result in got.items():
+                if result.row["seen_recommended"]:
+                    raise AssertionError(f"{label}: the recommender returned seen items")
+                self._results[keys[label]] = result
+        out = {}
+        for label in variants:
+            r = self._results[keys[label]]
+            out[label] = r if r.label == label else r.renamed(label)
+        return out
 
     def baseline(self, name: str, *, on: Split | None = None, label: str | None = None,
                  **params: Any) -> EvaluationResult:

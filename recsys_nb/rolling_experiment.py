@@ -96,6 +96,22 @@ class RollingExperiment:
             results = [e.beyond_accuracy(r) for (e, _, _), r in zip(scope, results, strict=True)]
         return pool(results, [s for _, s, _ in scope], results[0].label)
 
+    def measure_variants(self, variants: dict[str, dict[str, Any]], *, new_users: int,
+                         beyond: bool = False, **fixed: Any) -> dict[str, EvaluationResult]:
+        """:meth:`Experiment.measure_variants` on the new users of every cut-off (see
+        :meth:`measure`), one replay per cut-off for all the variants, each pooled."""
+        scope = self.new_user_splits(new_users)
+        per = [e.measure_variants(variants, on=s, online=True, **fixed)
+               for e, _, s in progress_bar(scope, "variants", enabled=self.progress)]
+        out = {}
+        for label in variants:
+            results = [got[label] for got in per]
+            if beyond:
+                results = [e.beyond_accuracy(r) for (e, _, _), r in zip(scope, results,
+                                                                         strict=True)]
+            out[label] = pool(results, [s for _, s, _ in scope], label)
+        return out
+
     def new_user_splits(self, first: int) -> list[tuple[Experiment, Split, Split]]:
         """Per cut-off with new users: (its experiment, its split, :func:`new_user_split`).
 

@@ -133,3 +133,25 @@ def test_rolling_new_users_pool_the_cut_offs_and_fit_segments_per_cut_off(small)
         assert len(users) == rows.shape[0] and set(users) <= set(splits[0].train["user_id"])
         with pytest.raises(ValueError, match="asked for k=100000 segments"):
             scope[0][0].segments(100_000)
+
+
+def test_variants_from_one_replay_equal_one_replay_each(small):
+    """Strategies only change what is searched: one online replay asking each list in turn
+    gives the lists of one replay per strategy, in any order of the variants."""
+    splits = [cutoff_split(small, pd.Timestamp("2015-01-01").timestamp(), 182)]
+    variants = {"popular": {"cold_start": "popular", "cold_events": 3},
+                "first item": {},
+                "segment": {"cold_start": "segment", "segments": 3, "segment_weight": 0.7}}
+    with RollingExperiment(splits, (10, 50)) as rx:
+        together = rx.measure_variants(variants, new_users=3)
+        assert list(together) == list(variants)
+        for label, params in variants.items():
+            alone = rx.experiments[0]
+            split = rx.new_user_splits(3)[0][2]
+            alone._results.clear()  # measured again, on its own replay
+            one = alone.measure(label, on=split, online=True, **params)
+            np.testing.assert_array_equal(one.ranked, together[label].ranked.reshape(
+                one.ranked.shape))
+            assert one["recall@50"] == pytest.approx(together[label]["recall@50"])
+        with pytest.raises(TypeError, match="unknown parameter"):
+            rx.experiments[0].measure_variants({"x": {"colds": 1}})

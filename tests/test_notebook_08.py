@@ -65,12 +65,12 @@ def _direct_rates(ds, vectors, users, top_n, factor_or_alpha, operation, near_ze
 @pytest.mark.notebook
 def test_notebook_run_with_other_parameters_records_consistent_numbers(tmp_path):
     params = {"DIMS": [2, 16, 128, 384], "ALPHAS": [0.45], "FACTORS": [0.1, 1.0],
-              "NEAR_ZERO": 0.2, "N_USERS": 40, "N_PAIRS": 3000, "N_ITEMS": 100,
+              "NEAR_ZERO": 0.2, "N_USERS": 25, "N_PAIRS": 3000, "N_ITEMS": 60,
               "N_RANDOM_ITEMS": 3000, "TOP_N": 8, "N_RESAMPLES": 300, "TOLERANCE": 0.02,
               "SEED": 4}
     rec = run_notebook(NOTEBOOK, tmp_path, **params)
     ds = load_movielens()
-    assert rec["dims"] == [2, 16, 128, 384] and rec["n_users"] == 40
+    assert rec["dims"] == [2, 16, 128, 384] and rec["n_users"] == 25
     assert rec["minilm_dim"] == 384 and rec["learned_dim"] == 2 * DEFAULT_DIM
     assert rec["learned_model"].startswith("blend-")
 

@@ -95,6 +95,7 @@ from recsys_nb.evaluate.product import (
     RecommenderFactory,
     ann_overlap,
     evaluate,
+    evaluate_variants,
 )
 from recsys_nb.evaluate.results import EvaluationResult
 from recsys_nb.evaluate.rolling import (
@@ -111,6 +112,7 @@ from recsys_nb.evaluate.tuning import TunedBaseline, grid_points, tune_baseline
 from recsys_nb.evaluate.validation import NoValidationUsers, validation_split
 
 __all__ = [
+    "evaluate_variants",
     "DEFAULT_NEW_USER_EVENTS",
     "new_user_split",
     "BASELINES", "CLAIM_WORDS", "DEFAULT_CUTOFFS", "DEFAULT_EASE_LAMBDA", "DEFAULT_KNN_NEIGHBORS",

@@ -150,7 +150,12 @@ def evaluate(
         try:
             ranked = np.full((len(users), n), -1, dtype=np.int64)
             if online:
-                t2, t3 = _online(rec, split, users, ranked, kwargs, name, progress)
+
+                def answer(r: int, key: Any) -> None:
+                    got = rec.recommend(key, n=n, **kwargs)["item_id"].to_numpy(np.int64)[:n]
+                    ranked[r, : len(got)] = got
+
+                t2, t3 = _online(rec, split, users, answer, name, progress)
             else:
                 rec.ingest(split.train)
                 t2 = time.perf_counter()
@@ -189,16 +194,16 @@ def evaluate(
     return EvaluationResult.score(label, users, ranked, relevant, ks, split.n_items, **extra)
 
 
-def _online(rec: Any, split: Split, users: np.ndarray, ranked: np.ndarray,
-            kwargs: Mapping[str, Any], name: str | None, progress: bool) -> tuple[float, float]:
-    """``evaluate(online=True)``: per user, oldest newest-event first, ingest then recommend.
-    Returns the clock after the ingests' share (t2, a sum moved to the start) and at the end."""
+def _online(rec: Any, split: Split, users: np.ndarray, answer: Callable[[int, Any], None],
+            name: str | None, progress: bool) -> tuple[float, float]:
+    """``evaluate(online=True)``: per user, oldest newest-event first, ingest then
+    ``answer(row, user key)``. Returns the clock after the ingests' share (t2, a sum moved to
+    the start) and at the end."""
     train = split.train
     newest = train.groupby("user_id", sort=False)["timestamp"].max()
     keys = [_key(u) for u in users]
     order = np.argsort(newest.reindex(keys).fillna(-np.inf).to_numpy(), kind="stable")
     groups = dict(tuple(train.groupby("user_id", sort=False)))
-    n = ranked.shape[1]
     start, ingest_s = time.perf_counter(), 0.0
     shown = progress_bar(order, name or "users", enabled=progress, total=len(order))
     for r in shown:
@@ -207,9 +212,69 @@ def _online(rec: Any, split: Split, users: np.ndarray, ranked: np.ndarray,
         if events is not None:
             rec.ingest(events)
         ingest_s += time.perf_counter() - t
-        got = rec.recommend(keys[r], n=n, **kwargs)["item_id"].to_numpy(np.int64)[:n]
-        ranked[r, : len(got)] = got
+        answer(int(r), keys[r])
     return start + ingest_s, time.perf_counter()
+
+
+def evaluate_variants(
+    recommender_factory: RecommenderFactory,
+    split: Split,
+    variants: Mapping[str, Mapping[str, Any]],
+    cutoffs: int | Iterable[int] = DEFAULT_CUTOFFS,
+    *,
+    online: bool = False,
+    progress: bool = False,
+) -> dict[str, EvaluationResult]:
+    """:func:`evaluate` of several settings that only rank, from ONE replay of the events.
+
+    ``variants`` maps a label to ``rec.set_params`` keywords (parameters that change what is
+    searched, never the stored profiles: the cold-start strategies, ``merge``, ``diversity``,
+    ``popularity_weight``); each user's list is asked once per variant, right after the same
+    ingest, on top of the recommender's own values of every keyword any variant sets (so ``{}``
+    is the recommender as built, whatever variant came before). The lists equal those of one
+    :func:`evaluate` per variant (a test checks it), for a fraction of the cost: online, the
+    replay (ingest, prior refreshes) is most of it.
+
+    Raises:
+        ValueError: no variant, or as :func:`evaluate`.
+    """
+    if not variants:
+        raise ValueError("variants is empty; pass {label: set_params keywords, ...}")
+    ks = check_cutoffs(cutoffs)
+    n = check_list_length(max(ks), split.n_items)
+    users, relevant = relevant_or_raise(split, "positive")
+    ranked = {label: np.full((len(users), n), -1, dtype=np.int64) for label in variants}
+    store = Path(tempfile.mkdtemp(prefix="recsys_nb_eval_"))
+    try:
+        rec = recommender_factory(split.train_dataset(), store)
+        try:
+            built = {k: getattr(rec, k) for params in variants.values() for k in params}
+
+            def answer(r: int, key: Any) -> None:
+                for label, params in variants.items():
+                    rec.set_params(**{**built, **params})
+                    got = rec.recommend(key, n=n)["item_id"].to_numpy(np.int64)[:n]
+                    ranked[label][r, : len(got)] = got
+
+            if online:
+                _online(rec, split, users, answer, "variants", progress)
+            else:
+                rec.ingest(split.train)
+                for r, u in enumerate(progress_bar(users, "variants", enabled=progress)):
+                    answer(r, _key(u))
+        finally:
+            rec.close()
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    seen = split.seen(users)
+    out = {}
+    for label, lists in ranked.items():
+        leaked = sum(int(np.isin(row[row >= 0], s).sum()) for row, s in zip(lists, seen,
+                                                                           strict=True))
+        out[label] = EvaluationResult.score(label, users, lists, relevant, ks, split.n_items,
+                                            users_skipped=split.n_skipped(users),
+                                            seen_recommended=leaked)
+    return out
 
 
 def _exact_ranking(
