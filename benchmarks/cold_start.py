@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from pathlib import Path
 
 import pandas as pd
+from tables import MarkdownLog
 
 from recsys_nb import load_movielens
 from recsys_nb.evaluate import EvaluationResult, paired_difference, rolling_splits, validation_split
@@ -59,12 +59,8 @@ def main() -> None:
     t0 = time.perf_counter()
     dataset = load_movielens()
     tests = rolling_splits(dataset, months=args.months, horizon_days=args.months * 30.5)
-    lines: list[str] = []
-
-    def show(title: str, table: pd.DataFrame) -> None:
-        text = f"### {title}\n\n{table.round(4).to_string(index=False)}\n"
-        print(text, flush=True)
-        lines.append(text)
+    log = MarkdownLog("cold_start")
+    show = log.show
 
     with RollingExperiment([validation_split(s) for s in tests], CUTOFFS) as val:
         grid = []
@@ -90,9 +86,7 @@ def main() -> None:
             show(f"Test, first {n} event(s): {len(base.users)} (cut-off, new user) pairs "
                  f"({time.perf_counter() - t0:.0f} s)",
                  pd.DataFrame([row(r, base) for r in runs.values()]))
-    out = Path("build/cold_start.md")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines), encoding="utf-8")
+    out = log.write()
     print(f"written to {out} in {time.perf_counter() - t0:.0f} s")
 
 

@@ -16,9 +16,9 @@ Writes the tables to build/rolling_recommender.md too.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pandas as pd
+from tables import MarkdownLog
 
 from recsys_nb import load_movielens
 from recsys_nb.evaluate import (
@@ -56,12 +56,8 @@ def main() -> None:
     t0 = time.perf_counter()
     dataset = load_movielens()
     tests = rolling_splits(dataset)
-    lines = []
-
-    def show(title: str, table: pd.DataFrame) -> None:
-        text = f"### {title}\n\n{table.round(4).to_string(index=False)}\n"
-        print(text, flush=True)
-        lines.append(text)
+    log = MarkdownLog("rolling_recommender")
+    show = log.show
 
     with RollingExperiment([validation_split(s) for s in tests], CUTOFFS) as val:
         chosen = {name: val.measure(name, **params) for name, params in CANDIDATES.items()}
@@ -84,9 +80,7 @@ def main() -> None:
         compare(test, f"Test: rolling protocol, {len(tests)} cut-offs, (cut-off, user) pairs")
     with Experiment(temporal_split(dataset), CUTOFFS) as exp:
         compare(exp, "Per-user temporal split (notebook 06), users")
-    out = Path("build/rolling_recommender.md")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines))
+    log.write()
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
+from tables import MarkdownLog
 
 from recsys_nb import load_movielens
 from recsys_nb.evaluate import paired_difference
@@ -35,12 +35,8 @@ def main() -> None:
     t0 = time.perf_counter()
     cfg = st.SegmentsConfig(rolling_start=args.start, rolling_end="2016-07-01",
                             n_segments=args.segments, first_events=(1,))
-    lines: list[str] = []
-
-    def show(title: str, table: pd.DataFrame) -> None:
-        text = f"### {title}\n\n{table.round(4).to_string(index=False)}\n"
-        print(text, flush=True)
-        lines.append(text)
+    log = MarkdownLog("segment_trends")
+    show = log.show
 
     with st.open_rolling(cfg, load_movielens()) as rx:
         trends = st.monthly_trends(rx, cfg)
@@ -63,9 +59,7 @@ def main() -> None:
             rows.append(row)
         show(f"New users served one vector, ranked exactly by cosine "
              f"({time.perf_counter() - t0:.0f} s)", pd.DataFrame(rows))
-    out = Path("build/segment_trends.md")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text("\n".join(lines), encoding="utf-8")
+    out = log.write()
     print(f"written to {out} in {time.perf_counter() - t0:.0f} s")
 
 

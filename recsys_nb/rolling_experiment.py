@@ -92,9 +92,7 @@ class RollingExperiment:
         results = [e.measure(label, on=s, online=True, **kwargs)
                    for e, _, s in progress_bar(scope, label or "configuration",
                                                enabled=self.progress)]
-        if beyond:
-            results = [e.beyond_accuracy(r) for (e, _, _), r in zip(scope, results, strict=True)]
-        return pool(results, [s for _, s, _ in scope], results[0].label)
+        return self._pool(results, beyond, results[0].label, scope)
 
     def measure_variants(self, variants: dict[str, dict[str, Any]], *, new_users: int,
                          beyond: bool = False, **fixed: Any) -> dict[str, EvaluationResult]:
@@ -103,14 +101,8 @@ class RollingExperiment:
         scope = self.new_user_splits(new_users)
         per = [e.measure_variants(variants, on=s, online=True, **fixed)
                for e, _, s in progress_bar(scope, "variants", enabled=self.progress)]
-        out = {}
-        for label in variants:
-            results = [got[label] for got in per]
-            if beyond:
-                results = [e.beyond_accuracy(r) for (e, _, _), r in zip(scope, results,
-                                                                         strict=True)]
-            out[label] = pool(results, [s for _, s, _ in scope], label)
-        return out
+        return {label: self._pool([got[label] for got in per], beyond, label, scope)
+                for label in variants}
 
     def new_user_splits(self, first: int) -> list[tuple[Experiment, Split, Split]]:
         """Per cut-off with new users: (its experiment, its split, :func:`new_user_split`).
@@ -137,9 +129,11 @@ class RollingExperiment:
         results = [e.baseline(name, label=label, **params) for e in self._each(name)]
         return self._pool(results, beyond, label or name)
 
-    def _pool(self, results: list[EvaluationResult], beyond: bool,
-              label: str) -> EvaluationResult:
+    def _pool(self, results: list[EvaluationResult], beyond: bool, label: str,
+              scope: list[tuple[Experiment, Split, Split]] | None = None) -> EvaluationResult:
+        """Pool one result per cut-off (``scope``: only the cut-offs with new users)."""
+        experiments = self.experiments if scope is None else [e for e, _, _ in scope]
+        splits = self.splits if scope is None else [s for _, s, _ in scope]
         if beyond:
-            results = [e.beyond_accuracy(r) for e, r in zip(self.experiments, results,
-                                                            strict=True)]
-        return pool(results, self.splits, label)
+            results = [e.beyond_accuracy(r) for e, r in zip(experiments, results, strict=True)]
+        return pool(results, splits, label)

@@ -60,9 +60,9 @@ def new_user_split(split: Split, first: int, min_events: int = DEFAULT_NEW_USER_
     mine = window[window["user_id"].isin(users)]
     rank = mine.groupby("user_id", sort=False).cumcount().to_numpy()
     train = pd.concat([split.train, mine[rank < first]], ignore_index=True)
-    skipped = pd.DataFrame({"user_id": new.difference(pd.Index(users)).to_numpy(),
-                            "events": counts.reindex(new.difference(pd.Index(users)))
-                            .to_numpy(dtype=np.int64),
+    few = new.difference(pd.Index(users))
+    skipped = pd.DataFrame({"user_id": few.to_numpy(),
+                            "events": counts.reindex(few).to_numpy(dtype=np.int64),
                             "reason": f"fewer than {min_events} events in the horizon"})
     return dataclasses.replace(split, train=train, test=mine[rank >= first].reset_index(drop=True),
                                users=users, skipped=skipped, min_events=min_events)
