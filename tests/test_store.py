@@ -159,6 +159,17 @@ def test_large_batches_are_split(tmp_path, monkeypatch):
     assert s.count() == 130
 
 
+def test_hnsw_settings_reach_a_new_collection_and_bad_ones_name_the_key(tmp_path):
+    client = get_client(tmp_path / "chroma")
+    s = ItemStore(client, "tuned", DIM, hnsw={"ef_search": 40, "max_neighbors": 24})
+    hnsw = s.collection.configuration_json["hnsw"]
+    assert (hnsw["ef_search"], hnsw["max_neighbors"], hnsw["space"]) == (40, 24, "cosine")
+    with pytest.raises(ValueError, match="'M' is not one of"):
+        ItemStore(client, "other", DIM, hnsw={"M": 32})
+    with pytest.raises(ValueError, match="ef_search=0 must be a positive"):
+        ItemStore(client, "other", DIM, hnsw={"ef_search": 0})
+
+
 def test_reopen_in_new_client_keeps_items(filled, tmp_path):
     s, _, vecs = filled
     again = ItemStore(get_client(tmp_path / "chroma"), "test-model", DIM)
