@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb import client_limits
 from recsys_nb.interests import Interests
 from recsys_nb.store import check_matrix, open_collection, user_from_key, user_key
 
@@ -33,16 +34,13 @@ def clear_model(client: Any, model_id: str) -> int:
     of another parameter set left behind would outlive the event log they came from). Returns
     the rows deleted."""
     deleted = 0
-    batch = int(client.get_max_batch_size())
     for collection in client.list_collections():
         meta = collection.metadata or {}
         if meta.get("kind") != "interests" or not str(meta.get("model_id", "")).startswith(
                 f"{model_id}+k"):
             continue
-        ids = collection.get(include=[])["ids"]
-        for start in range(0, len(ids), batch):
-            collection.delete(ids=ids[start : start + batch])
-        deleted += len(ids)
+        ids = client_limits.get_all(client, collection, [])["ids"]
+        deleted += client_limits.write(client, collection.delete, ids)
     return deleted
 
 
@@ -81,18 +79,16 @@ class InterestStore:
     def get_many(
         self, user_ids: Sequence[int | str]
     ) -> dict[str, tuple[Interests, dict[str, Any]]]:
-        """``{user key: (interests, metadata of the user)}`` for users that have rows (one
-        request per max-batch-size chunk; rows are matched by id, Chroma returns its own order).
+        """``{user key: (interests, metadata of the user)}`` for users that have rows (read in
+        chunks within the client's limits; rows are matched by id, Chroma returns its own order).
         The metadata holds event_count, last_seq, updated_at, model_id."""
         keys = list(dict.fromkeys(user_key(u) for u in user_ids))
         ids = [interest_id(key, i) for key in keys for i in range(self.k)]
         rows: dict[str, list[tuple[int, list[float], dict[str, Any]]]] = {}
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            got = self.collection.get(ids=ids[start : start + batch],
-                                      include=["embeddings", "metadatas"])
-            for emb, meta in zip(got["embeddings"], got["metadatas"], strict=True):
-                rows.setdefault(meta["user"], []).append((int(meta["interest"]), emb, meta))
+        got = client_limits.get_by_ids(self.client, self.collection, ids,
+                                       ["embeddings", "metadatas"])
+        for emb, meta in zip(got["embeddings"], got["metadatas"], strict=True):
+            rows.setdefault(meta["user"], []).append((int(meta["interest"]), emb, meta))
         found = {}
         for key, found_rows in rows.items():
             found_rows.sort(key=lambda r: r[0])
@@ -158,19 +154,15 @@ class InterestStore:
                               "last_seq": int(seq), "updated_at": float(updated_at),
                               "model_id": self.model_id})
             stale += [interest_id(key, i) for i in range(state.m, self.k)]
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            end = start + batch
-            self.collection.upsert(ids=ids[start:end], embeddings=arr[start:end],
-                                   metadatas=metas[start:end])
-        for start in range(0, len(stale), batch):
-            self.collection.delete(ids=stale[start : start + batch])
+        client_limits.write(self.client, self.collection.upsert, ids, embeddings=arr,
+                            metadatas=metas)
+        client_limits.write(self.client, self.collection.delete, stale)
         return len(keys)
 
     def all_metadata(self) -> pd.DataFrame:
         """user_id, event_count, last_seq of every user with rows (one row per user), like
         :meth:`recsys_nb.store.ProfileStore.all_metadata`."""
-        got = self.collection.get(include=["metadatas"])
+        got = client_limits.get_all(self.client, self.collection, ["metadatas"])
         frame = pd.DataFrame({
             "key": [m["user"] for m in got["metadatas"]],
             "event_count": [int(m.get("event_count", 0)) for m in got["metadatas"]],
@@ -187,7 +179,7 @@ class InterestStore:
 
     def all_rows(self) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
         """Every row: (ids, float32 vectors, metadata)."""
-        got = self.collection.get(include=["embeddings", "metadatas"])
+        got = client_limits.get_all(self.client, self.collection, ["embeddings", "metadatas"])
         if not got["ids"]:
             return [], np.zeros((0, self.dim), dtype=np.float32), []
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32), \
@@ -200,7 +192,5 @@ class InterestStore:
 
     def delete_all(self) -> None:
         """Remove every row (before a rebuild from the event log)."""
-        ids = self.collection.get(include=[])["ids"]
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            self.collection.delete(ids=ids[start : start + batch])
+        ids = client_limits.get_all(self.client, self.collection, [])["ids"]
+        client_limits.write(self.client, self.collection.delete, ids)

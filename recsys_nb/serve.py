@@ -75,12 +75,25 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> N
         time.sleep(0.1)
 
 
-def _start_chroma(path: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """Start ``chroma run`` and wait for its heartbeat (RuntimeError with its log if it fails)."""
+def _start_chroma(
+    path: Path, port: int, log_path: Path, max_payload_bytes: int | None = None
+) -> subprocess.Popen:
+    """Start ``chroma run`` and wait for its heartbeat (RuntimeError with its log if it fails).
+
+    ``max_payload_bytes`` lowers the largest request body the server accepts (through a config
+    file: ``chroma run`` has no flag for it), so it refuses large writes with "Payload too
+    large" like a deployment with tighter limits."""
     log = open(log_path, "ab")  # noqa: SIM115 - the child writes to it; closed by the caller
+    if max_payload_bytes is None:
+        args = ["--path", str(path / "chroma"), "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        config = path / "chroma-config.yaml"
+        config.write_text(
+            f'port: {port}\nlisten_address: "127.0.0.1"\npersist_path: "{path / "chroma"}"\n'
+            f"max_payload_size_bytes: {int(max_payload_bytes)}\n", encoding="utf-8")
+        args = [str(config)]
     proc = subprocess.Popen(
-        [_tool("chroma"), "run", "--path", str(path / "chroma"), "--host", "127.0.0.1",
-         "--port", str(port)],
+        [_tool("chroma"), "run", *args],
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
@@ -91,19 +104,21 @@ def _start_chroma(path: Path, port: int, log_path: Path) -> subprocess.Popen:
 
 @contextmanager
 def chroma_server(
-    path: Path, port: int | None = None, attempts: int = 3
+    path: Path, port: int | None = None, attempts: int = 3,
+    max_payload_bytes: int | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Run ``chroma run --path path`` on 127.0.0.1; yield (host, port); stop it by PID.
 
     Without a fixed ``port`` a free one is picked; another process can take it between the pick
     and the server's bind, so a failed start is retried on a new port (``attempts`` times).
+    ``max_payload_bytes``: see :func:`_start_chroma`.
     """
     path.mkdir(parents=True, exist_ok=True)
     log_path = path / "server.log"
     for attempt in range(1, attempts + 1):
         chosen = port or free_port()
         try:
-            proc = _start_chroma(path, chosen, log_path)
+            proc = _start_chroma(path, chosen, log_path, max_payload_bytes)
             break
         except RuntimeError:
             if port is not None or attempt == attempts:

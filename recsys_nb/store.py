@@ -5,7 +5,8 @@ Where the vectors live:
 - embedded ``chromadb.PersistentClient`` under ``data/chroma`` by default (``path=`` overrides;
   so does the ``RECSYS_NB_DATA`` environment variable for the whole ``data`` folder);
 - a Chroma server (``chroma run --path DIR --port 8000``, or any deployment) when the
-  ``CHROMA_HOST`` environment variable is set (``CHROMA_PORT`` defaults to 8000). Use a server
+  ``CHROMA_HOST`` environment variable is set (``CHROMA_PORT`` defaults to 8000), one database
+  per store; Chroma Cloud when ``CHROMA_API_KEY`` is set (:mod:`recsys_nb.clients`). Use a server
   whenever more than one process writes: two processes writing one PersistentClient path corrupt
   its index silently (see NOTES in the README).
 
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys_nb import client_limits
+from recsys_nb.clients import connect, drop_collections, server_address
 from recsys_nb.topn import top_n
 
 ITEMS_PREFIX = "videos"
@@ -63,21 +66,6 @@ def default_store_path() -> Path:
     return data_dir() / "store"
 
 
-def server_address() -> tuple[str, int] | None:
-    """``(host, port)`` from ``CHROMA_HOST`` / ``CHROMA_PORT``, or None for embedded mode."""
-    host = os.environ.get("CHROMA_HOST", "").strip()
-    if not host:
-        return None
-    port_text = os.environ.get("CHROMA_PORT", "8000").strip()
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(
-            f"CHROMA_PORT={port_text!r} is not a port number; set it to e.g. 8000 or unset it"
-        ) from None
-    return host, port
-
-
 def embedding_cache_path(cache_path: str | os.PathLike[str] | None = None) -> Path:
     """The embedding cache file: ``cache_path``, or ``data_dir() / "cache" / "embeddings.sqlite"``
     (learned vectors go next to it, in ``cache/learned/``)."""
@@ -91,34 +79,17 @@ def notebook_store(notebook: str, store_dir: str | os.PathLike[str] | None = Non
 
 
 def get_client(path: str | Path | None = None) -> Any:
-    """Open the Chroma client: an ``HttpClient`` if ``CHROMA_HOST`` is set, else a PersistentClient.
+    """Open the Chroma client: embedded, a server (``CHROMA_HOST``) or Chroma Cloud
+    (``CHROMA_API_KEY``); see :mod:`recsys_nb.clients`.
 
     Args:
-        path: folder of the embedded store (server mode: unused). Default
-            ``default_store_path() / "chroma"``.
+        path: the store's ``chroma/`` folder (embedded: where the vectors live; server: names
+            the store's database). Default ``default_store_path() / "chroma"``.
 
     Returns:
         A ``chromadb`` client (``ClientAPI``). Telemetry is off: the package runs offline.
     """
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False)
-    address = server_address()
-    if address is not None:
-        host, port = address
-        try:
-            return chromadb.HttpClient(host=host, port=port, settings=settings)
-        except Exception as exc:  # connection refused, DNS, ...: say which server and what to do
-            raise ConnectionError(
-                f"cannot reach the Chroma server at {host}:{port} (CHROMA_HOST/CHROMA_PORT): "
-                f"{exc}. "
-                f"Start one with `chroma run --path data/chroma-server --port {port}` "
-                "or unset CHROMA_HOST to use the embedded store."
-            ) from exc
-    store_path = Path(path) if path is not None else default_store_path() / "chroma"
-    store_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(store_path), settings=settings)
+    return connect(Path(path) if path is not None else default_store_path() / "chroma")
 
 
 def collection_name(prefix: str, model_id: str) -> str:
@@ -182,8 +153,8 @@ def check_matrix(vectors: np.ndarray, n_rows: int, dim: int, what: str) -> np.nd
     arr = np.asarray(vectors)
     if arr.ndim != 2:
         raise ValueError(f"{what} must be a 2-D array (n, {dim}); got shape {arr.shape}")
-    if arr.shape[1] != dim:
-        raise ValueError(
+    if arr.shape[1] != dim:  # vectors of another model: the model-mismatch error
+        raise StoreMismatchError(
             f"{what} have dimension {arr.shape[1]} but the collection holds dimension {dim}: "
             "embed with the same model the collection was built with"
         )
@@ -316,16 +287,10 @@ class ItemStore:
         ids = [str(int(i)) for i in items["item_id"]]
         docs = [str(t) for t in items["text"]] if "text" in items.columns else None
         metas = _item_metadata(items)
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            end = start + batch
-            self.collection.upsert(
-                ids=ids[start:end],
-                embeddings=arr[start:end],
-                metadatas=metas[start:end],
-                documents=docs[start:end] if docs is not None else None,
-            )
-        return len(ids)
+        return client_limits.write(
+            self.client, self.collection.upsert, ids, embeddings=arr, metadatas=metas,
+            documents=docs,
+        )
 
     def get_vectors(self, item_ids: Sequence[int]) -> np.ndarray:
         """Vectors of ``item_ids`` as float32 (n, dim), in the order asked.
@@ -336,7 +301,9 @@ class ItemStore:
         wanted = [str(int(i)) for i in item_ids]
         if not wanted:
             return np.zeros((0, self.dim), dtype=np.float32)
-        got = self.collection.get(ids=list(dict.fromkeys(wanted)), include=["embeddings"])
+        got = client_limits.get_by_ids(
+            self.client, self.collection, list(dict.fromkeys(wanted)), ["embeddings"]
+        )
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         unknown = [i for i in wanted if i not in by_id]
         if unknown:
@@ -353,7 +320,9 @@ class ItemStore:
         """The prior each of ``item_ids`` is stored with (NaN for items not stored)."""
         if self.prior is None:
             raise ValueError("this store holds plain vectors: it has no prior")
-        got = self.collection.get(ids=[str(int(i)) for i in item_ids], include=["embeddings"])
+        got = client_limits.get_by_ids(
+            self.client, self.collection, [str(int(i)) for i in item_ids], ["embeddings"]
+        )
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         rows = [by_id.get(str(int(i))) for i in item_ids]
         # the stored row is [e, p, sqrt(1 - p**2)] / sqrt(2): p is its (dim+1)-th number
@@ -373,10 +342,7 @@ class ItemStore:
         self.prior = merged
         rows = self._augment_items(arr, new.index.to_numpy(dtype=np.int64))
         ids = [str(int(i)) for i in new.index]
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            self.collection.update(ids=ids[start:start + batch],
-                                   embeddings=rows[start:start + batch])
+        client_limits.write(self.client, self.collection.update, ids, embeddings=rows)
         self.__dict__.pop("_vector_cache", None)  # the exact fallback must see the new rows
         return len(ids)
 
@@ -418,6 +384,8 @@ class ItemStore:
         - so the search asks for ids and distances only, over-fetching a bounded number of rows
           (searches up to ``ef_search`` rows cost about the same as ``n``), and asks again for 4x
           as many only when too few survive (up to ``n + len(exclude)``, which always suffices).
+          It never asks for more rows than the client answers (Chroma Cloud: 300, see
+          :mod:`recsys_nb.client_limits`); past that, one ``$nin``-filtered search;
           On MovieLens (671 users) the 10th unseen item of a user's interest vector ranks at
           most 26th with MiniLM vectors; with collaborative ones median 19th, 95th percentile
           64th, 453rd for the heaviest user (2,391 seen items);
@@ -429,6 +397,12 @@ class ItemStore:
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n={n!r} must be a positive integer number of items")
+        cap = client_limits.limits(self.client).max_results
+        if cap is not None and n > cap:
+            raise ValueError(
+                f"n={n} is more than the {cap} results this Chroma client answers per query "
+                "(Chroma Cloud's limit, or RECSYS_NB_MAX_RESULTS): ask for at most that many"
+            )
         vec = check_matrix(np.asarray(vector).reshape(1, -1), 1, self.dim, "query vector")
         weight = _check_weight(popularity_weight, self.prior is not None)
         q, scale = self._query_vector(vec, weight)
@@ -450,7 +424,8 @@ class ItemStore:
         comes from an exact search instead (:meth:`_exact_top`).
         """
         ceiling = n + len(excluded)
-        fetch = min(ceiling, n + max(n, _OVERFETCH))
+        cap = client_limits.limits(self.client).max_results or ceiling
+        fetch = min(ceiling, n + max(n, _OVERFETCH), cap)
         while True:
             res = self.collection.query(
                 query_embeddings=vec, n_results=fetch, include=["distances"]
@@ -467,7 +442,21 @@ class ItemStore:
                 return kept if len(ids) >= self.count() else self._exact_top(vec, n, excluded)
             if fetch >= ceiling:  # unreachable: fetch rows held at most len(excluded) excluded
                 return kept
-            fetch = min(ceiling, fetch * 4)
+            if fetch >= cap:  # the client answers no more rows: let Chroma filter instead
+                return self._filtered_top(vec, n, excluded)
+            fetch = min(ceiling, fetch * 4, cap)
+
+    def _filtered_top(
+        self, vec: np.ndarray, n: int, excluded: set[int]
+    ) -> list[tuple[int, float]]:
+        """Top ``n`` through a ``$nin`` filter on the item id (~20 ms on 9k items, so only when
+        over-fetching would exceed the client's result limit, e.g. Chroma Cloud's 300)."""
+        res = self.collection.query(
+            query_embeddings=vec, n_results=n, include=["distances"],
+            where={"item_id": {"$nin": sorted(int(i) for i in excluded)}},
+        )
+        return [(int(i), 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0],
+                                                  strict=True)]
 
     def _exact_top(
         self, vec: np.ndarray, n: int, excluded: set[int]
@@ -491,7 +480,7 @@ class ItemStore:
         total = self.count()
         cached = self.__dict__.get("_vector_cache")
         if cached is None or len(cached[0]) != total:
-            got = self.collection.get(include=["embeddings"])
+            got = client_limits.get_all(self.client, self.collection, ["embeddings"])
             rows = np.asarray(got["embeddings"], dtype=np.float32).reshape(-1, self._stored_dim)
             rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             cached = (np.array([int(i) for i in got["ids"]], dtype=np.int64), rows)
@@ -506,7 +495,9 @@ class ItemStore:
         cache: dict[int, dict[str, Any]] = self.__dict__.setdefault("_meta_cache", {})
         missing = [i for i in item_ids if i not in cache]
         if missing:
-            got = self.collection.get(ids=[str(i) for i in missing], include=["metadatas"])
+            got = client_limits.get_by_ids(
+                self.client, self.collection, [str(i) for i in missing], ["metadatas"]
+            )
             for key, meta in zip(got["ids"], got["metadatas"], strict=True):
                 cache[int(key)] = dict(meta or {})
         return [cache.get(i, {}) for i in item_ids]
@@ -663,13 +654,11 @@ class ProfileStore:
         max-batch-size chunk; Chroma returns rows in its own order, so they are keyed by id)."""
         keys = list(dict.fromkeys(user_key(u) for u in user_ids))
         found: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(keys), batch):
-            got = self.collection.get(
-                ids=keys[start : start + batch], include=["embeddings", "metadatas"]
-            )
-            for k, emb, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True):
-                found[k] = (np.asarray(emb, dtype=np.float32), dict(meta))
+        got = client_limits.get_by_ids(
+            self.client, self.collection, keys, ["embeddings", "metadatas"]
+        )
+        for k, emb, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True):
+            found[k] = (np.asarray(emb, dtype=np.float32), dict(meta))
         return found
 
     def put_many(
@@ -694,17 +683,13 @@ class ProfileStore:
             }
             for c, s in zip(event_counts, last_seqs, strict=True)
         ]
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(keys), batch):
-            end = start + batch
-            self.collection.upsert(
-                ids=keys[start:end], embeddings=arr[start:end], metadatas=metas[start:end]
-            )
-        return len(keys)
+        return client_limits.write(
+            self.client, self.collection.upsert, keys, embeddings=arr, metadatas=metas
+        )
 
     def all_metadata(self) -> pd.DataFrame:
         """user_id, event_count, last_seq of every profile (no vectors)."""
-        got = self.collection.get(include=["metadatas"])
+        got = client_limits.get_all(self.client, self.collection, ["metadatas"])
         return pd.DataFrame(
             {
                 "user_id": [user_from_key(k) for k in got["ids"]],
@@ -715,7 +700,7 @@ class ProfileStore:
 
     def all_vectors(self) -> tuple[list[int | str], np.ndarray]:
         """Every profile: (user ids, float32 matrix)."""
-        got = self.collection.get(include=["embeddings"])
+        got = client_limits.get_all(self.client, self.collection, ["embeddings"])
         if not got["ids"]:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         return [user_from_key(k) for k in got["ids"]], np.asarray(
@@ -728,10 +713,8 @@ class ProfileStore:
 
     def delete_all(self) -> None:
         """Remove every profile (used before a rebuild from the event log)."""
-        ids = self.collection.get(include=[])["ids"]
-        batch = int(self.client.get_max_batch_size())
-        for start in range(0, len(ids), batch):
-            self.collection.delete(ids=ids[start : start + batch])
+        ids = client_limits.get_all(self.client, self.collection, [])["ids"]
+        client_limits.write(self.client, self.collection.delete, ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -796,26 +779,31 @@ class StoreLock:
 
 
 def reset_store(path: str | Path) -> Path:
-    """Empty an embedded store folder (Chroma data and event log) so a run starts from scratch.
+    """Empty a store so a run starts from scratch: its Chroma collections and its event log.
 
-    The notebooks call this on their own folder so that running them twice gives the same numbers.
-    It takes the writer lock first: a store that another process has open is never deleted
-    (``StoreLockedError`` says which process). Returns the (now empty) folder.
+    Embedded: the ``chroma/`` folder's files, after taking the writer lock (a store that another
+    process has open is never deleted; ``StoreLockedError`` says which process). Server or
+    Cloud: the store's collections there (its own database, see :mod:`recsys_nb.clients`). The
+    notebooks call this on their own folder so that running them twice gives the same numbers.
+    Returns the folder.
     """
     import shutil
 
     folder = Path(path)
-    lock = StoreLock(folder / "chroma")
-    try:
-        for child in (folder / "chroma").iterdir():
-            if child.name == ".writer.lock":
-                continue
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        for name in ("events.sqlite", "events.sqlite-wal", "events.sqlite-shm"):
-            (folder / name).unlink(missing_ok=True)
-    finally:
-        lock.release()
+    if server_address() is not None:
+        drop_collections(get_client(folder / "chroma"))
+    else:
+        lock = StoreLock(folder / "chroma")
+        try:
+            for child in (folder / "chroma").iterdir():
+                if child.name == ".writer.lock":
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        finally:
+            lock.release()
+    for name in ("events.sqlite", "events.sqlite-wal", "events.sqlite-shm"):
+        (folder / name).unlink(missing_ok=True)
     return folder

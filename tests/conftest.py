@@ -45,8 +45,9 @@ def server_env(chroma_server, monkeypatch):
 @pytest.fixture(autouse=True)
 def _embedded_by_default(monkeypatch, tmp_path):
     """Tests use the embedded store in a temp folder unless they ask for the server."""
-    monkeypatch.delenv("CHROMA_HOST", raising=False)
-    monkeypatch.delenv("CHROMA_PORT", raising=False)
+    for name in ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_API_KEY", "CHROMA_TENANT",
+                 "CHROMA_DATABASE", "RECSYS_NB_MAX_WRITE", "RECSYS_NB_MAX_RESULTS"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RECSYS_NB_DATA", str(tmp_path / "data"))
 
 

@@ -68,3 +68,16 @@ def check_conventions(name: str) -> tuple[Any, list[str]]:
         names.append(stmt.targets[0].id)
     assert all("#" in line for line in tagged[0]["source"].splitlines())
     return nb, names
+
+
+def assert_ran_on_server(store: Path) -> list[str]:
+    """The notebook's store lives on the Chroma server of CHROMA_HOST (its own database there),
+    not in an embedded folder; returns the names of its collections on the server."""
+    from recsys_nb.store import get_client
+
+    assert os.environ.get("CHROMA_HOST"), "run with the server_env fixture"
+    assert not (Path(store) / "chroma" / "chroma.sqlite3").exists(), "an embedded store was made"
+    names = sorted(c.name for c in get_client(Path(store) / "chroma").list_collections())
+    assert any(n.startswith("videos__") for n in names) and any(
+        n.startswith("profiles__") for n in names), names
+    return names

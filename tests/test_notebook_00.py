@@ -5,7 +5,7 @@ uses is tested in test_widgets.py)."""
 from __future__ import annotations
 
 import pytest
-from nbrun import check_conventions, run_notebook
+from nbrun import assert_ran_on_server, check_conventions, run_notebook
 
 from recsys_nb.eventlog import EventLog
 from recsys_nb.recommender import DEFAULT_DIM, DEFAULT_PARAMS
@@ -20,7 +20,9 @@ def test_conventions():
 
 
 @pytest.mark.notebook
-def test_quickstart_with_other_user_movies_and_ranks(tmp_path):
+@pytest.mark.server
+def test_quickstart_with_other_user_movies_and_ranks(tmp_path, server_env):
+    """Against a `chroma run` server (CHROMA_HOST): nbval runs the notebook embedded."""
     store = tmp_path / "store"
     n = 6
     watched = ["Toy Story", "Finding Nemo", "Shrek"]
@@ -28,6 +30,7 @@ def test_quickstart_with_other_user_movies_and_ranks(tmp_path):
         NOTEBOOK, tmp_path, USER="bob", WATCHED=watched, TOP_N=n, FAVORITE_RANK=2, REJECT_RANK=1,
         STORE_DIR=str(store),
     )
+    assert_ran_on_server(store)  # CHROMA_HOST set: the notebook ran unchanged on the server
     assert rec["user"] == "bob"
     assert rec["n_watched"] == len(watched) and rec["top_n"] == n
     # "default" is the blend (sequence + SVD parts, DEFAULT_DIM each) with the popularity prior

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-from nbrun import check_conventions, run_notebook
+from nbrun import assert_ran_on_server, check_conventions, run_notebook
 
 from recsys_nb.data import load_movielens, sample_users, subset_items
 from recsys_nb.plots import plot_score_distribution, plot_scores_by_rank
@@ -29,14 +29,16 @@ def test_notebook_source_follows_the_conventions():
 
 
 @pytest.mark.notebook
-def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path):
+@pytest.mark.server
+def test_notebook_run_with_other_parameters_records_checked_numbers(tmp_path, server_env):
     """N_USERS=None (every user with 800+ events, 16 of them), top-5: scores are cosine + prior,
-    exclusion works, cold start is popularity."""
+    exclusion works, cold start is popularity. Against a `chroma run` server (CHROMA_HOST)."""
     min_events, top_n = 800, 5
     rec = run_notebook(
         NOTEBOOK, tmp_path, N_USERS=None, SEED=3, MIN_EVENTS=min_events, TOP_N=top_n,
         STORE_DIR=str(tmp_path / "store"),
     )
+    assert_ran_on_server(tmp_path / "store")  # nbval runs the notebook embedded
     ds = load_movielens()
     counts = ds.events.groupby("user_id").size()
     n_users = int((counts >= min_events).sum())

@@ -398,10 +398,10 @@ def test_explain_names_the_interest_and_its_events(small, tmp_path, tastes):
 @pytest.mark.server
 def test_server_mode_reads_the_rows_fresh(small, tmp_path, tastes, server_env):
     """No cache in server mode: every update reads the rows back from Chroma, and a second
-    recommender on the server sees them. Chroma's HTTP round trip moves float32 embeddings by up
+    recommender of the same store sees them. Chroma's HTTP round trip moves float32 embeddings by up
     to one unit in the last place (measured: 3e-8) and float64 metadata by ~1e-16, so here the
     live rows equal the rebuilt ones to 1e-6, not to the bit as in embedded mode."""
-    with multi(small, tmp_path / "s") as r, multi(small, tmp_path / "local") as other:
+    with multi(small, tmp_path / "s") as r, multi(small, tmp_path / "s") as other:
         assert r.server is not None and not r._multi._use_cache
         _two_tastes(r, tastes, "srv")
         state = r.interest("srv")

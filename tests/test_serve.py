@@ -44,7 +44,7 @@ def fake_start(monkeypatch):
     taken: set[int] = set()
     started: list[subprocess.Popen] = []
 
-    def start(path: Path, port: int, log_path: Path) -> subprocess.Popen:
+    def start(path: Path, port: int, log_path: Path, max_payload_bytes=None) -> subprocess.Popen:
         calls.append(port)
         if port in taken:
             raise RuntimeError(f"http://127.0.0.1:{port}/api/v2/heartbeat did not come up")

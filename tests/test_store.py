@@ -113,9 +113,11 @@ def test_model_mismatch_names_both(filled, tmp_path):
 def test_wrong_dimension_vectors_write_nothing(filled):
     s, items, _ = filled
     new_items = items.assign(item_id=items["item_id"] + 1000).head(5)
-    with pytest.raises(ValueError, match="dimension 8 but the collection holds dimension 16"):
+    with pytest.raises(StoreMismatchError, match="dimension 8 but the collection holds dim"):
         s.add_items(new_items, np.ones((5, 8), dtype=np.float32))
     assert s.count() == 300
+    with pytest.raises(StoreMismatchError, match="dimension 384 .* same model"):  # a query, too
+        s.query(np.ones(384, dtype=np.float32))
 
 
 def test_nan_or_zero_rows_write_nothing(filled):
@@ -359,14 +361,19 @@ def test_reset_store_refuses_a_store_another_process_holds(tmp_path):
 
 
 @pytest.mark.server
-@pytest.mark.xfail(strict=True, reason="issue 12")
-def test_reset_store_in_server_mode_empties_the_servers_collections(server_env, tmp_path):
-    """With CHROMA_HOST set the Chroma data lives on the server; reset_store only deletes the
-    local folder, so the server keeps the items and profiles (issue 12)."""
+@pytest.mark.server
+def test_reset_store_in_server_mode_empties_that_stores_collections_only(server_env, tmp_path):
+    """With CHROMA_HOST set each store folder has its own database on the server: reset_store
+    empties its collections (and its event log) and leaves another store's alone."""
     from recsys_nb.store import reset_store
 
-    model = f"reset-{tmp_path.name}"  # the session's server is shared: a collection of our own
     items, vecs = make_items(20, np.random.default_rng(6))
-    ItemStore(get_client(), model, DIM).add_items(items, vecs)
-    reset_store(tmp_path / "s")
-    assert ItemStore(get_client(), model, DIM).count() == 0
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for folder in (mine, other):
+        ItemStore(get_client(folder / "chroma"), "m", DIM).add_items(items, vecs)
+    mine.mkdir(exist_ok=True)
+    (mine / "events.sqlite").write_bytes(b"")
+    reset_store(mine)
+    assert ItemStore(get_client(mine / "chroma"), "m", DIM).count() == 0
+    assert not (mine / "events.sqlite").exists()
+    assert ItemStore(get_client(other / "chroma"), "m", DIM).count() == 20
