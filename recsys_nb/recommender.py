@@ -219,6 +219,9 @@ class Recommender:
             not newer than their newest one are taken as already counted, so ingesting the same
             history again (as an evaluation does) does not count it twice.
         lock_timeout: seconds to wait for another process to close an embedded store.
+        hnsw: HNSW settings of a new items collection (``store.ItemStore``), e.g.
+            ``{"ef_search": 64, "max_neighbors": 32}`` for a catalogue of millions
+            (``make bench SCALE=1M`` measures the trade-off); single-node Chroma only.
         forget_users: start without users: the event log and this model's profiles are emptied
             first; the items collections are kept. This is how one store folder serves many
             configurations in turn (``recsys_nb.experiment``) while the ~9,000 items are indexed
@@ -259,6 +262,7 @@ class Recommender:
         half_life_events: float = PRIOR_DEFAULTS["half_life_events"],
         prior_events: pd.DataFrame | None = None,
         lock_timeout: float = 0.0,
+        hnsw: dict[str, Any] | None = None,
         forget_users: bool = False,
         interests: int = MULTI_INTEREST_PARAMS["interests"],
         interest_threshold: float = MULTI_INTEREST_PARAMS["interest_threshold"],
@@ -343,7 +347,7 @@ class Recommender:
             self.item_store = ItemStore(
                 self.client, self.model_id, self.dim, item_vectors.text_model, prior=prior,
                 prior_key=(f"trend-{self.half_life_events:g}e" if self._trend is not None
-                           else None),
+                           else None), hnsw=hnsw,
             )
             if self.item_store.count() != len(self._item_ids):
                 self.item_store.add_items(self.items.reset_index(drop=True), self._vectors)
@@ -393,6 +397,7 @@ class Recommender:
         cache_path: str | Path | None = None,
         progress: bool = True,
         lock_timeout: float = 0.0,
+        hnsw: dict[str, Any] | None = None,
         dim: int | None = None,
         seed: int = DEFAULT_SEED,
         text_weight: float = DEFAULT_TEXT_WEIGHT,
@@ -413,6 +418,7 @@ class Recommender:
             cache_path: embedding cache file; default ``data/cache/embeddings.sqlite``.
             progress: show a progress bar while embedding.
             lock_timeout: seconds to wait when another process has the embedded store open.
+            hnsw: HNSW settings of a new items collection (see the class docstring).
             dim, seed: size (default ``DEFAULT_DIMS[embedding]``) and random seed of the learned
                 item vectors (collaborative, blend, the hybrid's collaborative part).
             text_weight: share of the text cosine in the "hybrid" embedding.
@@ -441,6 +447,7 @@ class Recommender:
             popularity,
             prior_events=dataset.events,
             lock_timeout=lock_timeout,
+            hnsw=hnsw,
             **params,
         )
 

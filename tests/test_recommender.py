@@ -519,6 +519,13 @@ def test_sigkill_during_updates_leaves_a_consistent_store(small, tmp_path):
         np.testing.assert_allclose(r.interest("victim"), want, atol=1e-5)
 
 
+def test_hnsw_settings_reach_the_items_collection(small, tmp_path):
+    with build(small, tmp_path / "h", hnsw={"ef_search": 33, "max_neighbors": 24}) as r:
+        hnsw = r.item_store.collection.configuration_json["hnsw"]
+        assert (hnsw["ef_search"], hnsw["max_neighbors"]) == (33, 24)
+        assert len(r.recommend(int(small.events["user_id"].iloc[0]), n=5)) == 5
+
+
 # ------------------------------------------------------------------ server mode
 
 
