@@ -99,6 +99,7 @@ def run_section(args: argparse.Namespace) -> int:
 
 
 def child_command(args: argparse.Namespace, name: str, out: Path) -> list[str]:
+    """This script again, measuring section ``name`` with the parent's sample sizes."""
     sizes = [f"--{k.replace('_', '-')}={getattr(args, k)}"
              for k in ("texts", "rounds", "users", "repeats", "event_repeats", "sample", "seed")]
     return [sys.executable, str(Path(__file__).resolve()), "--section", name, "--json", str(out),
@@ -135,6 +136,7 @@ def _children_cpu() -> float:
 
 
 def version(dist: str) -> str:
+    """The installed version of a distribution, read without importing it."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -162,6 +164,7 @@ def facts(load_before: tuple[float, ...]) -> str:
 
 
 def run_all(args: argparse.Namespace) -> int:
+    """Every section in turn, then the table: printed and written to ``--out``."""
     from bench_table import render, rows_from_results
 
     names = [n.strip() for n in args.only.split(",") if n.strip()]
