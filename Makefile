@@ -5,7 +5,9 @@
 #   make test-fast  the quick loop: no notebooks, no browser
 #   make lab    JupyterLab on notebooks/ with the venv's kernel
 #   make app    the playground (notebook 07) served by Voila on http://127.0.0.1:8866/
-#   make bench  speed benchmarks: ours vs baselines, side by side
+#   make bench  speed benchmarks: ONE table, each figure beside its baseline from the same run
+#               (ratio, peak RSS) -> build/bench.md; < 5 min on 2 cores
+#   make bench SCALE=1M   the scale study instead (benchmarks/scale.py; also SCALE=100k)
 #   make report the FULL evaluation report (notebook 06 on all users, full grids, 34 leak-free
 #               cut-offs; ~16 min) -> HTML
 #   make env    only build .venv (`make env VENV=/tmp/v` builds a venv elsewhere, e.g. to check a
@@ -89,8 +91,11 @@ report: $(STAMP)
 	  build/reports
 	@echo "Full report: $(CURDIR)/build/reports/06_evaluation_and_tuning_full.html"
 
+# SCALE empty (or "default"): the one table of benchmarks/bench.py; 100k / 1M: benchmarks/scale.py;
+# anything else stops at once with exit status 2. Detail per topic: benchmarks/bench_*.py --help.
+SCALE ?=
 bench: $(STAMP)
-	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	$(BIN)/python benchmarks/bench.py --scale "$(SCALE)"
 
 # Strip outputs and noisy metadata from the notebooks before committing.
 clean-notebooks: $(STAMP)

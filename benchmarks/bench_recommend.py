@@ -84,6 +84,72 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+def interleaved_times(
+    methods: dict[str, Callable[[int], object]],
+    users: list[int],
+    repeats: int,
+    rng: np.random.Generator,
+    repeats_of: dict[str, int] | None = None,
+) -> dict[str, dict[int, list[float]]]:
+    """Milliseconds of every call: ``repeats`` rounds over ``users``, each user's methods in a
+    shuffled order, after one untimed warm-up call per (method, user).
+
+    Returns ``times[method][user]`` (a list of ms). ``repeats_of`` caps the rounds of slow methods.
+    """
+    for u in users:  # warm-up: first queries pay for loading the index
+        for fn in methods.values():
+            fn(u)
+    times: dict[str, dict[int, list[float]]] = {m: {u: [] for u in users} for m in methods}
+    caps = repeats_of or {}
+    names = list(methods)
+    for rep in range(repeats):
+        for u in users:
+            # Shuffled order: whichever method runs first after another user's calls finds
+            # colder CPU caches; shuffling spreads that penalty over all rows.
+            for name in rng.permutation(names):
+                if rep >= caps.get(name, repeats):
+                    continue
+                times[name][u].append(timed(lambda fn=methods[name], u=u: fn(u)))
+    return times
+
+
+def query_inputs(rec: Recommender, users: list[int]) -> dict[int, dict[str, Any]]:
+    """What the baselines need per user, prepared before timing: the interest vector, the query
+    vector ItemStore sends to Chroma, the seen items (set, sorted list, item-matrix rows)."""
+    row_of = {int(i): r for r, i in enumerate(rec.item_ids)}
+    inputs = {}
+    for u in users:
+        seen = rec.log.seen_items(u)
+        v = rec.interest(u).astype(np.float32)
+        inputs[u] = {
+            "vector": v,
+            # what ItemStore sends to Chroma (the prior's extra coordinates included)
+            "q": rec.item_store._query_vector(v[None, :], rec.prior_weight)[0][0],
+            "seen": seen,
+            "seen_list": sorted(seen),
+            "seen_rows": np.array(sorted(row_of[i] for i in seen), dtype=np.int64),
+        }
+    return inputs
+
+
+def exact_top_n(
+    rec: Recommender, vector: np.ndarray, seen_rows: np.ndarray, n: int = N
+) -> list[int]:
+    """numpy exact: ``rec.score_items`` (cosine + prior, what recommend ranks by) over the
+    in-memory item matrix, seen rows excluded; the top-``n`` item ids."""
+    scores = rec.score_items(vector)
+    scores[seen_rows] = -np.inf
+    return [int(rec.item_ids[i]) for i in np.argsort(-scores, kind="stable")[:n]]
+
+
+def raw_top_n(collection: Any, query: np.ndarray, n: int = N) -> Any:
+    """Raw Chroma top-``n`` (with metadata) for the query vector as ItemStore sends it, no
+    exclusion: the floor under any recommend."""
+    return collection.query(
+        query_embeddings=query[None, :], n_results=n, include=["metadatas", "distances"]
+    )
+
+
 def cold_metadata(rec: Recommender, user: int) -> pd.DataFrame:
     """``rec.recommend`` as the first call after opening: the item metadata cache is empty."""
     rec.item_store.__dict__.pop("_meta_cache", None)
@@ -150,23 +216,10 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
         matrix = np.stack([rec.item_vector(i) for i in item_ids])
         row_of = {int(i): r for r, i in enumerate(rec.item_ids)}
         col = rec.item_store.collection
-        inputs = {}
-        for u in users:
-            seen = rec.log.seen_items(u)
-            v = rec.interest(u).astype(np.float32)
-            inputs[u] = {
-                "vector": v,
-                # what ItemStore sends to Chroma (the prior's extra coordinates included)
-                "q": rec.item_store._query_vector(v[None, :], rec.prior_weight)[0][0],
-                "seen": seen,
-                "seen_list": sorted(seen),
-                "seen_rows": np.array(sorted(row_of[i] for i in seen), dtype=np.int64),
-            }
+        inputs = query_inputs(rec, users)
 
         def exact(u: int) -> list[int]:
-            scores = rec.score_items(inputs[u]["vector"])
-            scores[inputs[u]["seen_rows"]] = -np.inf
-            return [int(rec.item_ids[i]) for i in np.argsort(-scores, kind="stable")[:N]]
+            return exact_top_n(rec, inputs[u]["vector"], inputs[u]["seen_rows"])
 
         methods: dict[str, Callable[[int], object]] = {
             "ours: rec.recommend(user, n=10)": lambda u: rec.recommend(u, n=N),
@@ -185,11 +238,7 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
             "previous: over-fetch n+len(seen) w/ metadata": lambda u: old_overfetch(
                 col, inputs[u]["q"], inputs[u]["seen"], N
             ),
-            "Chroma raw top-10, no exclusion": lambda u: col.query(
-                query_embeddings=inputs[u]["q"][None, :],
-                n_results=N,
-                include=["metadatas", "distances"],
-            ),
+            "Chroma raw top-10, no exclusion": lambda u: raw_top_n(col, inputs[u]["q"]),
             "Chroma $nin where filter": lambda u: col.query(
                 query_embeddings=inputs[u]["q"][None, :],
                 n_results=N,
@@ -199,21 +248,11 @@ def bench_embedding(dataset: Dataset, embedding: str, args: argparse.Namespace) 
             "numpy exact cosine_top_n + exclusion": exact,
         }
         slow = {"Chroma $nin where filter", "previous: over-fetch n+len(seen) w/ metadata"}
-        for u in users:  # warm-up: first queries pay for loading the index
-            for fn in methods.values():
-                fn(u)
         load_before = os.getloadavg()
-        times: dict[str, dict[int, list[float]]] = {m: {u: [] for u in users} for m in methods}
-        rng = np.random.default_rng(args.seed)
-        names = list(methods)
-        for rep in range(args.repeats):
-            for u in users:
-                # Shuffled order: whichever method runs first after another user's calls finds
-                # colder CPU caches; shuffling spreads that penalty over all rows.
-                for name in rng.permutation(names):
-                    if name in slow and rep >= args.slow_repeats:
-                        continue
-                    times[name][u].append(timed(lambda fn=methods[name], u=u: fn(u)))
+        times = interleaved_times(
+            methods, users, args.repeats, np.random.default_rng(args.seed),
+            repeats_of=dict.fromkeys(slow, args.slow_repeats),
+        )
         load_after = os.getloadavg()
 
         # Correctness: no seen item, and recall@10 against numpy exact.

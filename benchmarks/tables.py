@@ -24,3 +24,16 @@ class MarkdownLog:
         self.path.parent.mkdir(exist_ok=True)
         self.path.write_text("\n".join(self.lines), encoding="utf-8")
         return self.path
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub markdown table (``| a | b |``, one line per row) of already formatted cells;
+    a ``|`` inside a cell is escaped so it stays one cell."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {row!r} has {len(row)} cells; the header has {len(header)}")
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
