@@ -42,6 +42,10 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	# rfc3987-syntax (an optional extra of jsonschema, asked for by jupyter-events) builds a parser
+	# grammar on import: ~2 s in EVERY process importing chromadb or jsonschema (each kernel,
+	# test worker, chroma server). Without it jsonschema only skips checking the "iri" format.
+	$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	touch $(STAMP)
 
 env: $(STAMP)
