@@ -374,11 +374,19 @@ def profiles_stage(n: int, centres: np.ndarray, sigma: float, workdir: str) -> d
         t0 = time.perf_counter()
         store.get(int(u))
         ms.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    store.get_many([int(u) for u in rng.integers(0, n, 1000)])
+    many_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    meta = store.all_metadata()  # what Recommender's crash-repair check reads at every open
+    meta_s = time.perf_counter() - t0
+    peak = proc_status()["VmHWM"]
     row = {"profiles": n, "dim": x.shape[1], "put_many_s": secs, "profiles_per_s": n / secs,
            "rss_before_MB": before["VmRSS"], "rss_after_MB": after["VmRSS"],
            "peak_rss_MB": after["VmHWM"], "ru_maxrss_MB": after["ru_maxrss"],
            "disk_MB": disk_mb(path), "get_p50_ms": pct(ms, 50), "get_p95_ms": pct(ms, 95),
-           "load": load_avg()}
+           "get_many_1000_s": many_s, "all_metadata_s": meta_s, "all_metadata_rows": len(meta),
+           "peak_rss_after_all_metadata_MB": peak, "load": load_avg()}
     shutil.rmtree(path, ignore_errors=True)
     return row
 
@@ -413,13 +421,22 @@ def events_stage(n_users: int, n_events: int, workdir: str, chunk: int = 1_000_0
         log.history(int(u), last=10)
         ms.append((time.perf_counter() - t0) * 1000)
     ms = ms[20:]
+    seen_ms = []
+    for u in rng.integers(0, n_users, 200):
+        t0 = time.perf_counter()
+        log.seen_items(int(u))
+        seen_ms.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    summary = log.user_summary()  # Recommender's crash-repair check at every open
+    summary_s = time.perf_counter() - t0
     log.close()
     path.unlink()
     return {"users": n_users, "events": n_events, "append_many_chunk": chunk,
             "append_s": secs, "events_per_s": n_events / secs, "file_MB": size_mb,
             "rss_before_MB": before["VmRSS"], "peak_rss_MB": after["VmHWM"],
             "history_last10_p50_ms": pct(ms, 50), "history_last10_p95_ms": pct(ms, 95),
-            "history_users": len(ms), "load": load_avg()}
+            "history_users": len(ms), "seen_items_p50_ms": pct(seen_ms, 50),
+            "user_summary_s": summary_s, "user_summary_rows": len(summary), "load": load_avg()}
 
 
 # ----------------------------------------------------------------------------------------------
