@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import multiprocessing as mp
 import os
+import pickle
 import platform
 import shutil
 import sys
@@ -378,14 +379,26 @@ def profiles_stage(n: int, centres: np.ndarray, sigma: float, workdir: str) -> d
     store.get_many([int(u) for u in rng.integers(0, n, 1000)])
     many_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    meta = store.all_metadata()  # what Recommender's crash-repair check reads at every open
+    try:  # what Recommender's crash-repair check reads at every open: one unpaged get
+        meta_rows: int | str = len(store.all_metadata())
+    except Exception as exc:  # noqa: BLE001 - Chroma 1.5.9: "too many SQL variables" at 200k
+        meta_rows = f"FAILS: {type(exc).__name__}: {str(exc)[-40:]}"
     meta_s = time.perf_counter() - t0
+    t0 = time.perf_counter()  # the same read paged (limit/offset of the max batch size)
+    paged, batch = 0, int(store.client.get_max_batch_size())
+    while True:
+        got = store.collection.get(include=["metadatas"], limit=batch, offset=paged)
+        paged += len(got["ids"])
+        if len(got["ids"]) < batch:
+            break
+    paged_s = time.perf_counter() - t0
     peak = proc_status()["VmHWM"]
     row = {"profiles": n, "dim": x.shape[1], "put_many_s": secs, "profiles_per_s": n / secs,
            "rss_before_MB": before["VmRSS"], "rss_after_MB": after["VmRSS"],
            "peak_rss_MB": after["VmHWM"], "ru_maxrss_MB": after["ru_maxrss"],
            "disk_MB": disk_mb(path), "get_p50_ms": pct(ms, 50), "get_p95_ms": pct(ms, 95),
-           "get_many_1000_s": many_s, "all_metadata_s": meta_s, "all_metadata_rows": len(meta),
+           "get_many_1000_s": many_s, "all_metadata_s": meta_s, "all_metadata_rows": meta_rows,
+           "paged_metadata_s": paged_s, "paged_metadata_rows": paged,
            "peak_rss_after_all_metadata_MB": peak, "load": load_avg()}
     shutil.rmtree(path, ignore_errors=True)
     return row
@@ -467,6 +480,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--grid", choices=["full", "one"], default="full", help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, nargs=3, default=None, help=argparse.SUPPRESS)
+    # reuse the catalogue stages saved by an earlier run (build/scale-<scale>-catalogues.pkl)
+    parser.add_argument("--reuse-catalogues", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scale not in SCALES:
         print(f"scale.py: unsupported --scale {args.scale!r}; supported: "
@@ -489,9 +504,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir = tempfile.mkdtemp(prefix="recsys-scale-", dir="/tmp")
     results: dict[tuple[int, int], dict] = {}
     serving: list[dict] = []
+    saved = Path("build") / f"scale-{args.scale}-catalogues.pkl"
     try:
         chosen_cfg = None
-        for n in sizes:
+        if args.reuse_catalogues:
+            with open(args.reuse_catalogues, "rb") as fh:
+                results, serving = pickle.load(fh)
+            sizes = sorted({n for n, _ in results})
+            out.show(f"Catalogue stages reused from {args.reuse_catalogues} (not re-run)",
+                     pd.DataFrame([{"items": n, "dim": d, "cfg": r["cfg"], "ef_search": r["ef"]}
+                                   for (n, d), r in results.items()]))
+        for n in sizes if not args.reuse_catalogues else []:
             for dim in dims:
                 model, centres = real[dim]
                 tuning = chosen_cfg is None
@@ -509,19 +532,29 @@ def main(argv: list[str] | None = None) -> int:
                 serving.append(in_process(serve_memory_stage, res["path"], dim, users_q))
                 shutil.rmtree(res["path"], ignore_errors=True)
                 log_progress(f"done {n:,} x {dim} ({time.perf_counter() - wall:.0f} s)")
+                saved.parent.mkdir(exist_ok=True)
+                with open(saved, "wb") as fh:  # a later failure need not cost the catalogues
+                    pickle.dump(({k: {x: y for x, y in v.items() if x != "tables"}
+                                  for k, v in results.items()}, serving), fh)
         out.show("Serving memory: a fresh process opens the built store and runs 50 top-50 "
                  "queries (index_MB = RSS growth over the opened client)", pd.DataFrame(serving))
         default_dim = dims[0]
         sigma = results[(sizes[0], default_dim)]["sigma"]
         log_progress(f"profiles: {n_profiles:,}")
-        prof = in_process(profiles_stage, n_profiles, real[default_dim][1], sigma, workdir)
+        try:
+            prof = in_process(profiles_stage, n_profiles, real[default_dim][1], sigma, workdir)
+        except Exception as exc:  # noqa: BLE001 - report it and go on to the event log
+            prof = {"profiles": n_profiles, "error": f"{type(exc).__name__}: {exc}"[:200]}
         out.show(f"Profiles: ProfileStore.put_many of {n_profiles:,} interest vectors at "
                  f"{default_dim}-d (the profiles collection's default HNSW; batches of the "
                  f"client's max batch size). Sizes used: {n_profiles:,} of the {n_users:,} users"
                  + (" (1M profiles would take ~5x as long on this 2-core machine)"
                     if n_profiles < n_users else ""), pd.DataFrame([prof]))
         log_progress(f"events: {n_events:,}")
-        ev = in_process(events_stage, n_users, n_events, workdir)
+        try:
+            ev = in_process(events_stage, n_users, n_events, workdir)
+        except Exception as exc:  # noqa: BLE001 - report it and go on to the sizing
+            ev = {"events": n_events, "error": f"{type(exc).__name__}: {exc}"[:200]}
         out.show(f"Event log: EventLog.append_many of {n_events:,} events of {n_users:,} users "
                  "(chunks of 1M rows, one transaction each), then history(user, last=10)",
                  pd.DataFrame([ev]))
