@@ -22,8 +22,6 @@ from typing import Any
 # Chroma Cloud's documented quotas (late 2026): results per query, records per write.
 CLOUD_MAX_RESULTS = 300
 CLOUD_MAX_WRITE = 300
-# Reading "everything" in pages of this many rows when the client sets no result limit.
-DEFAULT_PAGE = 50_000
 # Error texts of a server refusing a request's size (local server: "Payload too large";
 # Chroma's own client check: "Cannot submit more than N embeddings at once"; Cloud: quotas).
 _SIZE_REFUSALS = ("payload too large", "413", "at once", "batch size", "quota", "too many")
@@ -32,15 +30,14 @@ _SIZE_REFUSALS = ("payload too large", "413", "at once", "batch size", "quota", 
 @dataclass
 class Limits:
     """What one client accepts: ``max_write`` records per write, ``max_results`` rows per
-    query or page (None: no limit). ``max_write`` shrinks when a server refuses a size."""
+    query (None: no limit), ``page`` rows per read. ``max_write`` shrinks when a server refuses
+    a size."""
 
     max_write: int
     max_results: int | None = None
-
-    @property
-    def page(self) -> int:
-        """Rows per page of a read."""
-        return min(self.max_results or DEFAULT_PAGE, DEFAULT_PAGE)
+    # Rows per read. An embedded Chroma 1.5 fails to read more than ~32,700 rows in one `get`
+    # ("too many SQL variables", measured by `make bench SCALE=1M`): reads are paged too.
+    page: int = 5461
 
 
 def _env_limit(name: str) -> int | None:
@@ -73,7 +70,9 @@ def limits(client: Any) -> Limits:
         write = min(write, env_write)
     if env_results is not None:
         results = env_results if results is None else min(results, env_results)
-    found = Limits(max_write=max(1, write), max_results=results)
+    batch = int(client.get_max_batch_size())
+    page = min(batch, results) if results else batch
+    found = Limits(max_write=max(1, write), max_results=results, page=max(1, page))
     try:
         client._recsys_nb_limits = found
     except AttributeError:  # a client type that takes no attributes: work it out each time
@@ -129,7 +128,7 @@ def get_by_ids(
 ) -> dict[str, list]:
     """Rows of ``ids`` (unknown ids dropped, Chroma's own order), in chunks within the limits."""
     lim = limits(client)
-    chunk = min(lim.max_write, lim.page)
+    chunk = lim.page
     out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
     for start in range(0, len(ids), chunk):
         got = collection.get(ids=list(ids[start : start + chunk]), include=include)

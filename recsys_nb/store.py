@@ -120,8 +120,11 @@ def open_collection(
     """Get or create the cosine collection for ``model_id``, refusing one built by another model.
 
     ``hnsw`` overrides settings of :data:`DEFAULT_HNSW` for a NEW collection (an existing one
-    keeps the settings it was built with; Chroma can change ``ef_search`` later with
-    ``collection.modify(configuration={"hnsw": {"ef_search": ...}})``).
+    keeps the settings it was built with). ``collection.modify(configuration={"hnsw":
+    {"ef_search": ...}})`` changes ``ef_search`` later, but an index already loaded in a process
+    keeps searching with the old value until the client is reopened (measured by
+    ``make bench SCALE=1M``). A search asks for ``n`` plus an over-fetch rows and HNSW searches
+    with ``max(ef_search, rows asked)``, so ef_search below ~100 changes nothing here.
 
     Raises:
         StoreMismatchError: the existing collection records another model id or dimension.

@@ -152,7 +152,21 @@ def test_limits_from_environment_are_checked(monkeypatch):
 
     monkeypatch.setenv("RECSYS_NB_MAX_WRITE", "100")
     monkeypatch.setenv("RECSYS_NB_MAX_RESULTS", "50")
-    assert limits(Client()) == Limits(max_write=100, max_results=50)
+    assert limits(Client()) == Limits(max_write=100, max_results=50, page=50)
     monkeypatch.setenv("RECSYS_NB_MAX_RESULTS", "many")
     with pytest.raises(ValueError, match="RECSYS_NB_MAX_RESULTS='many' must be a positive"):
         limits(Client())
+
+
+def test_reads_of_everything_come_in_pages(tmp_path):
+    """An embedded Chroma fails to `get` more than ~32,700 rows at once: every read is paged."""
+    client = get_client(tmp_path / "chroma")
+    client._recsys_nb_limits = Limits(max_write=100, page=7)
+    items, vecs = clustered_items(30, np.random.default_rng(2))
+    store = ItemStore(client, "paged", DIM)
+    store.add_items(items, vecs)
+    got = client_limits.get_all(client, store.collection, ["metadatas"])
+    assert sorted(int(i) for i in got["ids"]) == items["item_id"].tolist()
+    assert len(got["metadatas"]) == 30
+    ids, rows = store._all_vectors()
+    assert len(ids) == 30 and rows.shape == (30, DIM)
