@@ -379,26 +379,16 @@ def profiles_stage(n: int, centres: np.ndarray, sigma: float, workdir: str) -> d
     store.get_many([int(u) for u in rng.integers(0, n, 1000)])
     many_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    try:  # what Recommender's crash-repair check reads at every open: one unpaged get
-        meta_rows: int | str = len(store.all_metadata())
-    except Exception as exc:  # noqa: BLE001 - Chroma 1.5.9: "too many SQL variables" at 200k
-        meta_rows = f"FAILS: {type(exc).__name__}: {str(exc)[-40:]}"
+    # what Recommender's crash-repair check reads at every open (paged: one unpaged `get` of
+    # more than ~32,700 rows fails with "too many SQL variables" in Chroma 1.5.9)
+    meta_rows = len(store.all_metadata())
     meta_s = time.perf_counter() - t0
-    t0 = time.perf_counter()  # the same read paged (limit/offset of the max batch size)
-    paged, batch = 0, int(store.client.get_max_batch_size())
-    while True:
-        got = store.collection.get(include=["metadatas"], limit=batch, offset=paged)
-        paged += len(got["ids"])
-        if len(got["ids"]) < batch:
-            break
-    paged_s = time.perf_counter() - t0
     peak = proc_status()["VmHWM"]
     row = {"profiles": n, "dim": x.shape[1], "put_many_s": secs, "profiles_per_s": n / secs,
            "rss_before_MB": before["VmRSS"], "rss_after_MB": after["VmRSS"],
            "peak_rss_MB": after["VmHWM"], "ru_maxrss_MB": after["ru_maxrss"],
            "disk_MB": disk_mb(path), "get_p50_ms": pct(ms, 50), "get_p95_ms": pct(ms, 95),
            "get_many_1000_s": many_s, "all_metadata_s": meta_s, "all_metadata_rows": meta_rows,
-           "paged_metadata_s": paged_s, "paged_metadata_rows": paged,
            "peak_rss_after_all_metadata_MB": peak, "load": load_avg()}
     shutil.rmtree(path, ignore_errors=True)
     return row
