@@ -47,7 +47,9 @@ def test_refused_port_is_explained_fast(monkeypatch):
 
 def test_a_server_that_never_answers_is_an_error_within_5_seconds(monkeypatch):
     """A socket that accepts connections but never replies: Chroma's own client would wait
-    forever (its HTTP timeout is None)."""
+    forever (its HTTP timeout is None). The wait is shortened here; the real one is checked."""
+    assert clients.CONNECT_TIMEOUT <= 3
+    monkeypatch.setattr(clients, "CONNECT_TIMEOUT", 0.5)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
