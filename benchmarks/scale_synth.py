@@ -158,13 +158,14 @@ class Users:
 
 
 def exact_top_k(matrix: np.ndarray, queries: np.ndarray, k: int, batch: int = 32) -> np.ndarray:
-    """(q, k) row indices of the ``k`` best cosines per query, best first (float32 products)."""
+    """(q, k) row indices of the ``k`` best cosines per query, best first: float32 products in
+    batches of ``batch`` queries, ranked by the package's one top-N kernel (its tie rule)."""
+    from recsys_nb.topn import top_n
+
     out = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), batch):
         scores = queries[start:start + batch] @ matrix.T  # (b, n) float32
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-        out[start:start + batch] = np.take_along_axis(part, order, axis=1)
+        out[start:start + batch] = top_n(scores, k)[0]
     return out
 
 

@@ -61,7 +61,8 @@ def limits(client: Any) -> Limits:
     if known is not None:
         return known
     cloud = bool(getattr(client, "_recsys_nb_cloud", False))
-    write = int(client.get_max_batch_size())
+    batch = int(client.get_max_batch_size())
+    write = batch
     results: int | None = CLOUD_MAX_RESULTS if cloud else None
     if cloud:
         write = min(write, CLOUD_MAX_WRITE)
@@ -70,7 +71,6 @@ def limits(client: Any) -> Limits:
         write = min(write, env_write)
     if env_results is not None:
         results = env_results if results is None else min(results, env_results)
-    batch = int(client.get_max_batch_size())
     page = min(batch, results) if results else batch
     found = Limits(max_write=max(1, write), max_results=results, page=max(1, page))
     try:
@@ -108,6 +108,14 @@ def write(client: Any, method: Callable[..., Any], ids: Sequence[str], **columns
     return len(ids)
 
 
+def _gather(out: dict[str, list], got: Any, include: list[str]) -> dict[str, list]:
+    """``got`` (one ``collection.get`` answer) appended to ``out``; returns ``out``."""
+    out["ids"] += got["ids"]
+    for key in include:
+        out[key] += list(got[key])
+    return out
+
+
 def get_all(client: Any, collection: Any, include: list[str]) -> dict[str, list]:
     """Every row of ``collection`` (``ids`` plus the ``include`` fields), read page by page."""
     page = limits(client).page
@@ -115,9 +123,7 @@ def get_all(client: Any, collection: Any, include: list[str]) -> dict[str, list]
     offset = 0
     while True:
         got = collection.get(include=include, limit=page, offset=offset)
-        out["ids"] += got["ids"]
-        for key in include:
-            out[key] += list(got[key])
+        out = _gather(out, got, include)
         if len(got["ids"]) < page:
             return out
         offset += page
@@ -127,12 +133,9 @@ def get_by_ids(
     client: Any, collection: Any, ids: Sequence[str], include: list[str]
 ) -> dict[str, list]:
     """Rows of ``ids`` (unknown ids dropped, Chroma's own order), in chunks within the limits."""
-    lim = limits(client)
-    chunk = lim.page
+    chunk = limits(client).page
     out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
     for start in range(0, len(ids), chunk):
-        got = collection.get(ids=list(ids[start : start + chunk]), include=include)
-        out["ids"] += got["ids"]
-        for key in include:
-            out[key] += list(got[key])
+        out = _gather(out, collection.get(ids=list(ids[start : start + chunk]),
+                                          include=include), include)
     return out
